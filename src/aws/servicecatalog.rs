@@ -1,0 +1,148 @@
+//! [`ActionExecutor`] on AWS Service Catalog.
+
+use aws_sdk_servicecatalog::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_servicecatalog::types;
+use aws_sdk_servicecatalog::Client;
+
+use super::call_error;
+use crate::error::CallError;
+use crate::outcome::{RecordDetail, RecordErrorDetail, RecordTag};
+use crate::ports::{ActionExecutor, Execution, ProvisionedProduct};
+use crate::request::{AcceptLanguage, ProductRef};
+
+const DESCRIBE: &str = "DescribeProvisionedProduct";
+const LIST_ACTIONS: &str = "ListServiceActionsForProvisioningArtifact";
+const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
+
+/// The largest page ListServiceActionsForProvisioningArtifact returns.
+const PAGE_SIZE: i32 = 20;
+
+/// Service Catalog through the AWS SDK. The client is built once at init and cloned cheaply.
+#[derive(Clone, Debug)]
+pub struct ServiceCatalogExecutor {
+    client: Client,
+}
+
+impl ServiceCatalogExecutor {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl ActionExecutor for ServiceCatalogExecutor {
+    async fn describe_provisioned_product(
+        &self,
+        product: &ProductRef,
+        accept_language: Option<AcceptLanguage>,
+    ) -> Result<ProvisionedProduct, CallError> {
+        let request = self
+            .client
+            .describe_provisioned_product()
+            .set_accept_language(accept_language.map(lang));
+        let request = match product {
+            ProductRef::Id(id) => request.id(id),
+            ProductRef::Name(name) => request.name(name),
+        };
+        let output = request.send().await.map_err(|e| call_error(DESCRIBE, e))?;
+        let detail = output
+            .provisioned_product_detail()
+            .ok_or_else(|| CallError::transport(DESCRIBE, "the response has no ProvisionedProductDetail"))?;
+        let field = |value: Option<&str>, name: &str| {
+            value
+                .map(str::to_owned)
+                .ok_or_else(|| CallError::transport(DESCRIBE, format!("the ProvisionedProductDetail has no {name}")))
+        };
+        Ok(ProvisionedProduct {
+            id: field(detail.id(), "Id")?,
+            product_id: field(detail.product_id(), "ProductId")?,
+            provisioning_artifact_id: field(detail.provisioning_artifact_id(), "ProvisioningArtifactId")?,
+        })
+    }
+
+    async fn find_service_action_id(
+        &self,
+        product_id: &str,
+        provisioning_artifact_id: &str,
+        name: &str,
+        accept_language: Option<AcceptLanguage>,
+    ) -> Result<Option<String>, CallError> {
+        let mut pages = self
+            .client
+            .list_service_actions_for_provisioning_artifact()
+            .product_id(product_id)
+            .provisioning_artifact_id(provisioning_artifact_id)
+            .set_accept_language(accept_language.map(lang))
+            .into_paginator()
+            .page_size(PAGE_SIZE)
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| call_error(LIST_ACTIONS, e))?;
+            if let Some(found) = page.service_action_summaries().iter().find(|s| s.name() == Some(name)) {
+                return Ok(found.id().map(str::to_owned));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn execute(&self, execution: Execution<'_>) -> Result<RecordDetail, CallError> {
+        let parameters = (!execution.parameters.is_empty()).then(|| execution.parameters.clone().into_iter().collect());
+        let output = self
+            .client
+            .execute_provisioned_product_service_action()
+            .provisioned_product_id(execution.provisioned_product_id)
+            .service_action_id(execution.service_action_id)
+            .execute_token(execution.execute_token)
+            .set_parameters(parameters)
+            .set_accept_language(execution.accept_language.map(lang))
+            .send()
+            .await
+            .map_err(|e| call_error(EXECUTE, e))?;
+        let detail = output
+            .record_detail()
+            .ok_or_else(|| CallError::transport(EXECUTE, "the response has no RecordDetail"))?;
+        Ok(record_detail(detail))
+    }
+}
+
+fn lang(l: AcceptLanguage) -> String {
+    l.as_str().to_owned()
+}
+
+fn time(t: Option<&DateTime>) -> Option<String> {
+    t.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
+}
+
+/// The SDK's RecordDetail as our serde type, with the API's member names.
+pub fn record_detail(d: &types::RecordDetail) -> RecordDetail {
+    let s = |v: Option<&str>| v.map(str::to_owned);
+    RecordDetail {
+        record_id: s(d.record_id()),
+        provisioned_product_name: s(d.provisioned_product_name()),
+        status: d.status().map(|st| st.as_str().to_owned()),
+        created_time: time(d.created_time()),
+        updated_time: time(d.updated_time()),
+        provisioned_product_type: s(d.provisioned_product_type()),
+        record_type: s(d.record_type()),
+        provisioned_product_id: s(d.provisioned_product_id()),
+        product_id: s(d.product_id()),
+        provisioning_artifact_id: s(d.provisioning_artifact_id()),
+        path_id: s(d.path_id()),
+        record_errors: d
+            .record_errors()
+            .iter()
+            .map(|e| RecordErrorDetail {
+                code: s(e.code()),
+                description: s(e.description()),
+            })
+            .collect(),
+        record_tags: d
+            .record_tags()
+            .iter()
+            .map(|t| RecordTag {
+                key: s(t.key()),
+                value: s(t.value()),
+            })
+            .collect(),
+        launch_role_arn: s(d.launch_role_arn()),
+    }
+}

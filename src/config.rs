@@ -1,0 +1,223 @@
+//! Configuration, read once at init from the environment.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::request::{is_valid_id, AcceptLanguage};
+
+/// Default number of records of one SQS batch that run at the same time (the default SQS batch size).
+pub const DEFAULT_MAX_CONCURRENCY: usize = 10;
+/// Default time kept in reserve before the invocation's deadline: no record starts after it.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(3000);
+
+/// Everything the function reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where one result message per request is sent (`RESULTS_QUEUE_URL`, required).
+    pub results_queue_url: String,
+    /// Records of a standard-queue batch run at most this many at once (`MAX_CONCURRENCY`).
+    pub max_concurrency: usize,
+    /// `AcceptLanguage` for requests that don't name one (`DEFAULT_ACCEPT_LANGUAGE`).
+    pub default_accept_language: Option<AcceptLanguage>,
+    /// When set, only these service actions may run (`ALLOWED_SERVICE_ACTION_IDS`).
+    pub allowed_service_action_ids: Option<BTreeSet<String>>,
+    /// When set, only these provisioned products may be acted on (`ALLOWED_PROVISIONED_PRODUCT_IDS`).
+    pub allowed_provisioned_product_ids: Option<BTreeSet<String>>,
+    /// No record starts when less than this remains before the deadline (`DEADLINE_MARGIN_MS`).
+    pub deadline_margin: Duration,
+}
+
+/// Why the configuration cannot be used; the function then fails at init.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let non_empty = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+
+        let results_queue_url = non_empty("RESULTS_QUEUE_URL").ok_or(ConfigError::Missing("RESULTS_QUEUE_URL"))?;
+        if !(results_queue_url.starts_with("https://") || results_queue_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "RESULTS_QUEUE_URL",
+                reason: format!(
+                    "expected a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), got {results_queue_url:?}"
+                ),
+            });
+        }
+
+        let max_concurrency = match non_empty("MAX_CONCURRENCY") {
+            None => DEFAULT_MAX_CONCURRENCY,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "MAX_CONCURRENCY",
+                        reason: format!("expected a whole number from 1 to 1000, got {v:?}"),
+                    })
+                }
+            },
+        };
+
+        let default_accept_language = match non_empty("DEFAULT_ACCEPT_LANGUAGE") {
+            None => None,
+            Some(v) => Some(AcceptLanguage::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                name: "DEFAULT_ACCEPT_LANGUAGE",
+                reason: format!("expected one of en, jp, zh, got {v:?}"),
+            })?),
+        };
+
+        let deadline_margin = match non_empty("DEADLINE_MARGIN_MS") {
+            None => DEFAULT_DEADLINE_MARGIN,
+            Some(v) => Duration::from_millis(v.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                name: "DEADLINE_MARGIN_MS",
+                reason: format!("expected milliseconds as a whole number, got {v:?}"),
+            })?),
+        };
+
+        Ok(Config {
+            results_queue_url,
+            max_concurrency,
+            default_accept_language,
+            allowed_service_action_ids: allow_list("ALLOWED_SERVICE_ACTION_IDS", lookup("ALLOWED_SERVICE_ACTION_IDS"))?,
+            allowed_provisioned_product_ids: allow_list(
+                "ALLOWED_PROVISIONED_PRODUCT_IDS",
+                lookup("ALLOWED_PROVISIONED_PRODUCT_IDS"),
+            )?,
+            deadline_margin,
+        })
+    }
+
+    /// Whether results go to a FIFO queue, which needs a group id and a deduplication id per message.
+    pub fn results_queue_is_fifo(&self) -> bool {
+        self.results_queue_url.ends_with(".fifo")
+    }
+}
+
+/// A comma-separated list of ids; unset or blank means "no allow-list". Entries are trimmed, and
+/// each must be a well-formed id, so a typo (or a name where an id belongs) fails at init instead of
+/// silently rejecting everything.
+fn allow_list(name: &'static str, raw: Option<String>) -> Result<Option<BTreeSet<String>>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let ids: BTreeSet<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    if let Some(bad) = ids.iter().find(|id| !is_valid_id(id)) {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("{bad:?} is not a valid id (1-100 characters of [a-zA-Z0-9_-])"),
+        });
+    }
+    Ok(Some(ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const URL: (&str, &str) = (
+        "RESULTS_QUEUE_URL",
+        "https://sqs.us-east-1.amazonaws.com/123456789012/results",
+    );
+
+    #[test]
+    fn missing_results_queue_url_names_the_variable() {
+        let err = config(&[]).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("RESULTS_QUEUE_URL"));
+        assert!(err.to_string().contains("RESULTS_QUEUE_URL"));
+        assert_eq!(
+            config(&[("RESULTS_QUEUE_URL", "  ")]).unwrap_err(),
+            ConfigError::Missing("RESULTS_QUEUE_URL")
+        );
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_queue_is_set() {
+        let c = config(&[URL]).unwrap();
+        assert_eq!(c.max_concurrency, 10);
+        assert_eq!(c.default_accept_language, None);
+        assert_eq!(c.allowed_service_action_ids, None);
+        assert_eq!(c.allowed_provisioned_product_ids, None);
+        assert_eq!(c.deadline_margin, Duration::from_millis(3000));
+        assert!(!c.results_queue_is_fifo());
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let c = config(&[
+            ("RESULTS_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/r.fifo"),
+            ("MAX_CONCURRENCY", "3"),
+            ("DEFAULT_ACCEPT_LANGUAGE", "jp"),
+            ("ALLOWED_SERVICE_ACTION_IDS", " act-a , act-b,,"),
+            ("ALLOWED_PROVISIONED_PRODUCT_IDS", "pp-1"),
+            ("DEADLINE_MARGIN_MS", "1500"),
+        ])
+        .unwrap();
+        assert!(c.results_queue_is_fifo());
+        assert_eq!(c.max_concurrency, 3);
+        assert_eq!(c.default_accept_language, Some(AcceptLanguage::Jp));
+        assert_eq!(
+            c.allowed_service_action_ids,
+            Some(["act-a".to_string(), "act-b".to_string()].into_iter().collect())
+        );
+        assert_eq!(
+            c.allowed_provisioned_product_ids,
+            Some(["pp-1".to_string()].into_iter().collect())
+        );
+        assert_eq!(c.deadline_margin, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn blank_allow_list_means_no_allow_list() {
+        let c = config(&[URL, ("ALLOWED_SERVICE_ACTION_IDS", " , ")]).unwrap();
+        assert_eq!(c.allowed_service_action_ids, None);
+    }
+
+    #[test]
+    fn invalid_values_are_init_errors_naming_the_variable() {
+        for (name, value) in [
+            ("MAX_CONCURRENCY", "0"),
+            ("MAX_CONCURRENCY", "ten"),
+            ("DEFAULT_ACCEPT_LANGUAGE", "fr"),
+            ("ALLOWED_SERVICE_ACTION_IDS", "act-1,Restart Service"),
+            ("ALLOWED_PROVISIONED_PRODUCT_IDS", "pp 1"),
+            ("DEADLINE_MARGIN_MS", "-5"),
+            ("RESULTS_QUEUE_URL", "results"),
+        ] {
+            let vars = if name == "RESULTS_QUEUE_URL" {
+                vec![(name, value)]
+            } else {
+                vec![URL, (name, value)]
+            };
+            match config(&vars) {
+                Err(ConfigError::Invalid { name: n, reason }) => {
+                    assert_eq!(n, name);
+                    assert!(!reason.is_empty());
+                }
+                other => panic!("{name}={value}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
+}

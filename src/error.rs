@@ -1,0 +1,263 @@
+//! Typed errors, and the one place that decides: retry or reject.
+
+use crate::outcome::ResultError;
+use crate::request::RequestError;
+
+/// What happens to a request that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// A retry may succeed: hand the message back (SQS) or fail the invocation (EventBridge, direct).
+    Retry,
+    /// A retry cannot help: publish a REJECTED result and acknowledge.
+    Reject,
+}
+
+/// How a call to an AWS API failed, as far as the retry decision cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallErrorKind {
+    /// The service answered with an error code (and maybe an HTTP status).
+    Service { code: String, status: Option<u16> },
+    /// No usable answer: timeout, connection failure, unreadable response, request not built.
+    Transport,
+}
+
+/// A failed AWS call, after the SDK's own retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct CallError {
+    pub operation: &'static str,
+    pub kind: CallErrorKind,
+    pub message: String,
+}
+
+impl CallError {
+    pub fn service(
+        operation: &'static str,
+        code: impl Into<String>,
+        status: Option<u16>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            operation,
+            kind: CallErrorKind::Service {
+                code: code.into(),
+                status,
+            },
+            message: message.into(),
+        }
+    }
+
+    pub fn transport(operation: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            operation,
+            kind: CallErrorKind::Transport,
+            message: message.into(),
+        }
+    }
+
+    /// The error code reported in results and logs.
+    pub fn code(&self) -> &str {
+        match &self.kind {
+            CallErrorKind::Service { code, .. } => code,
+            CallErrorKind::Transport => "ServiceUnavailable",
+        }
+    }
+
+    pub fn disposition(&self) -> Disposition {
+        match &self.kind {
+            CallErrorKind::Transport => Disposition::Retry,
+            CallErrorKind::Service { code, status } => classify_service_error(code, *status),
+        }
+    }
+}
+
+/// Error codes that say "not now" rather than "never": throttling, transient server trouble,
+/// credentials about to be refreshed, and Service Catalog's InvalidStateException (the product is
+/// under change; the action can run once the change is over).
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestThrottledException",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "TransactionInProgressException",
+    "InvalidStateException",
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "InternalServiceError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "IDPCommunicationError",
+];
+
+/// Retry or reject for an error code from the service, with the HTTP status when there was one.
+/// Anything not known to be transient, and not a 5xx or 429, is a client error that a retry would
+/// only repeat: InvalidParametersException, ResourceNotFoundException, AccessDeniedException,
+/// UnrecognizedClientException, and so on.
+pub fn classify_service_error(code: &str, status: Option<u16>) -> Disposition {
+    // Some protocols send "Code:namespace" or a namespace prefix; compare the bare code.
+    let bare = code
+        .rsplit('#')
+        .next()
+        .unwrap_or(code)
+        .split(':')
+        .next()
+        .unwrap_or(code);
+    if RETRYABLE_CODES.contains(&bare) || matches!(status, Some(s) if s >= 500 || s == 429) {
+        Disposition::Retry
+    } else {
+        Disposition::Reject
+    }
+}
+
+/// Why one request did not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The message body was not JSON, or not a usable request.
+    #[error("{0}")]
+    InvalidRequest(RequestError),
+    /// The allow-list does not include this product or action.
+    #[error("{message}")]
+    NotAllowed { field: &'static str, message: String },
+    /// A service action name did not match any action of the product's provisioning artifact.
+    #[error("{message}")]
+    ServiceActionNotFound { message: String },
+    /// An AWS call failed.
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+impl RecordError {
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            RecordError::InvalidRequest(_)
+            | RecordError::NotAllowed { .. }
+            | RecordError::ServiceActionNotFound { .. } => Disposition::Reject,
+            RecordError::Call(e) => e.disposition(),
+        }
+    }
+
+    /// The `error` of a REJECTED result.
+    pub fn to_result_error(&self) -> ResultError {
+        let (code, message) = match self {
+            RecordError::InvalidRequest(e) => ("InvalidRequest".to_owned(), e.message.clone()),
+            RecordError::NotAllowed { message, .. } => ("NotAllowed".to_owned(), message.clone()),
+            RecordError::ServiceActionNotFound { message } => ("ResourceNotFoundException".to_owned(), message.clone()),
+            RecordError::Call(e) => (e.code().to_owned(), format!("{}: {}", e.operation, e.message)),
+        };
+        ResultError { code, message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_api_error_of_the_calls_we_make_is_classified() {
+        // ExecuteProvisionedProductServiceAction, DescribeProvisionedProduct and
+        // ListServiceActionsForProvisioningArtifact model these three; the rest are common errors.
+        let cases = [
+            ("InvalidParametersException", Some(400), Disposition::Reject),
+            ("ResourceNotFoundException", Some(400), Disposition::Reject),
+            ("InvalidStateException", Some(400), Disposition::Retry),
+            ("AccessDeniedException", Some(400), Disposition::Reject),
+            ("UnrecognizedClientException", Some(400), Disposition::Reject),
+            ("ValidationException", Some(400), Disposition::Reject),
+            ("InvalidSignatureException", Some(400), Disposition::Reject),
+            ("ThrottlingException", Some(400), Disposition::Retry),
+            ("TooManyRequestsException", Some(429), Disposition::Retry),
+            ("ExpiredTokenException", Some(400), Disposition::Retry),
+            ("InternalFailure", Some(500), Disposition::Retry),
+            ("ServiceUnavailable", Some(503), Disposition::Retry),
+            ("SomethingNew", Some(502), Disposition::Retry),
+            ("SomethingNew", Some(429), Disposition::Retry),
+            ("SomethingNew", Some(400), Disposition::Reject),
+            ("SomethingNew", None, Disposition::Reject),
+            ("ThrottlingException", None, Disposition::Retry),
+            (
+                "com.amazonaws.servicecatalog#InvalidStateException",
+                Some(400),
+                Disposition::Retry,
+            ),
+            (
+                "ThrottlingException:http://internal.amazon.com/",
+                Some(400),
+                Disposition::Retry,
+            ),
+        ];
+        for (code, status, expected) in cases {
+            assert_eq!(classify_service_error(code, status), expected, "{code} {status:?}");
+            let e = RecordError::Call(CallError::service("Op", code, status, "m"));
+            assert_eq!(e.disposition(), expected, "{code}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_are_retried() {
+        let e = CallError::transport("ExecuteProvisionedProductServiceAction", "timed out");
+        assert_eq!(e.disposition(), Disposition::Retry);
+        assert_eq!(e.code(), "ServiceUnavailable");
+    }
+
+    #[test]
+    fn our_own_rejections_are_never_retried_and_carry_their_code() {
+        let cases = [
+            (
+                RecordError::InvalidRequest(RequestError::new("x", "bad x")),
+                "InvalidRequest",
+                "bad x",
+            ),
+            (
+                RecordError::NotAllowed {
+                    field: "serviceActionId",
+                    message: "no".into(),
+                },
+                "NotAllowed",
+                "no",
+            ),
+            (
+                RecordError::ServiceActionNotFound { message: "none".into() },
+                "ResourceNotFoundException",
+                "none",
+            ),
+        ];
+        for (e, code, message) in cases {
+            assert_eq!(e.disposition(), Disposition::Reject);
+            assert_eq!(
+                e.to_result_error(),
+                ResultError {
+                    code: code.into(),
+                    message: message.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn api_rejections_report_the_api_code_and_operation() {
+        let e = RecordError::Call(CallError::service(
+            "ExecuteProvisionedProductServiceAction",
+            "ResourceNotFoundException",
+            Some(400),
+            "Provisioned product not found",
+        ));
+        assert_eq!(
+            e.to_result_error(),
+            ResultError {
+                code: "ResourceNotFoundException".into(),
+                message: "ExecuteProvisionedProductServiceAction: Provisioned product not found".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,428 @@
+//! Inbound shapes. The function takes any event as one JSON value and tells the shapes apart:
+//! an SQS batch (`Records[]` from `aws:sqs`), an EventBridge event (`detail-type` + `detail`), or a
+//! direct request (an object naming a product or an action). Each request becomes a [`WorkItem`].
+
+use serde_json::{Map, Value};
+
+use crate::outcome::{Source, SourceKind};
+use crate::request::{type_name, RequestError};
+
+/// One request to run, with what identifies its delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkItem {
+    /// The delivery, reported in the result (and, for SQS, the batch item identifier).
+    pub source: Source,
+    /// The token source when the request has no `idempotencyKey`: the EventBridge event id, else
+    /// the SQS message id, else the Lambda request id.
+    pub token_source: String,
+    /// The request as JSON, or why there is no request to parse (body not JSON, no `detail`, …).
+    pub payload: Result<Value, RequestError>,
+    /// `MessageGroupId` of an SQS FIFO record.
+    pub message_group_id: Option<String>,
+}
+
+/// An invocation event, sorted by shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// An SQS batch; `fifo` when it comes from a FIFO queue (records then run in order).
+    Sqs { items: Vec<WorkItem>, fifo: bool },
+    /// An EventBridge event delivered straight to the function, or a direct request.
+    Single(WorkItem),
+}
+
+/// An event no request can be taken from: the invocation fails with this error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("the event must be a JSON object (an SQS batch, an EventBridge event or a request), got {0}")]
+    NotAnObject(&'static str),
+    #[error(
+        "unrecognised event shape (top-level keys: {0}); expected an SQS batch (Records), an EventBridge event \
+         (detail-type, detail) or a request naming provisionedProductId/provisionedProductName and \
+         serviceActionId/serviceActionName"
+    )]
+    UnknownShape(String),
+    #[error("`Records` must be an array of SQS records, got {0}")]
+    RecordsNotAnArray(&'static str),
+    #[error("record {index} is from event source {event_source:?}; only aws:sqs records are supported")]
+    UnsupportedEventSource { index: usize, event_source: String },
+    #[error(
+        "record {index} has no messageId, so it could not be reported as a batch item failure; \
+         the invocation fails so that the whole batch is retried (nothing ran)"
+    )]
+    RecordWithoutMessageId { index: usize },
+}
+
+const REQUEST_KEYS: &[&str] = &[
+    "provisionedProductId",
+    "provisionedProductName",
+    "serviceActionId",
+    "serviceActionName",
+    "ProvisionedProductId",
+    "ProvisionedProductName",
+    "ServiceActionId",
+    "ServiceActionName",
+];
+
+/// Sorts an invocation event into work. `request_id` is the Lambda request id, the token source of
+/// last resort (Lambda reuses it when it retries an async invocation).
+pub fn classify(event: Value, request_id: &str) -> Result<Inbound, EventError> {
+    let Value::Object(mut obj) = event else {
+        return Err(EventError::NotAnObject(type_name(&event)));
+    };
+
+    if let Some(records) = obj.remove("Records") {
+        return sqs_batch(records);
+    }
+
+    if is_eventbridge(&obj) {
+        let id = non_empty_str(obj.get("id")).unwrap_or(request_id).to_owned();
+        let payload = detail(&mut obj);
+        return Ok(Inbound::Single(WorkItem {
+            source: Source {
+                kind: SourceKind::Eventbridge,
+                id: id.clone(),
+            },
+            token_source: id,
+            payload,
+            message_group_id: None,
+        }));
+    }
+
+    if REQUEST_KEYS.iter().any(|k| obj.contains_key(*k)) {
+        return Ok(Inbound::Single(WorkItem {
+            source: Source {
+                kind: SourceKind::Direct,
+                id: request_id.to_owned(),
+            },
+            token_source: request_id.to_owned(),
+            payload: Ok(Value::Object(obj)),
+            message_group_id: None,
+        }));
+    }
+
+    Err(EventError::UnknownShape(describe_keys(&obj)))
+}
+
+fn sqs_batch(records: Value) -> Result<Inbound, EventError> {
+    let Value::Array(records) = records else {
+        return Err(EventError::RecordsNotAnArray(type_name(&records)));
+    };
+    // Check every record before running any, so a batch that must fail whole fails before anything ran.
+    let mut items = Vec::with_capacity(records.len());
+    let mut fifo = false;
+    for (index, record) in records.into_iter().enumerate() {
+        let Value::Object(mut record) = record else {
+            return Err(EventError::RecordWithoutMessageId { index });
+        };
+        match record.get("eventSource").and_then(Value::as_str) {
+            Some("aws:sqs") => {}
+            other => {
+                return Err(EventError::UnsupportedEventSource {
+                    index,
+                    event_source: other.unwrap_or("(none)").chars().take(64).collect(),
+                })
+            }
+        }
+        let message_id = non_empty_str(record.get("messageId"))
+            .ok_or(EventError::RecordWithoutMessageId { index })?
+            .to_owned();
+        let message_group_id = record
+            .get("attributes")
+            .and_then(|a| a.get("MessageGroupId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let from_fifo_arn = record
+            .get("eventSourceARN")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.ends_with(".fifo"));
+        fifo |= message_group_id.is_some() || from_fifo_arn;
+
+        let (token_source, payload) = match record.remove("body") {
+            Some(Value::String(body)) => sqs_body(&body, &message_id),
+            Some(other) => (
+                message_id.clone(),
+                Err(RequestError::new(
+                    "body",
+                    format!("the SQS record's body must be a string, got {}", type_name(&other)),
+                )),
+            ),
+            None => (
+                message_id.clone(),
+                Err(RequestError::new("body", "the SQS record has no body")),
+            ),
+        };
+        items.push(WorkItem {
+            source: Source {
+                kind: SourceKind::Sqs,
+                id: message_id,
+            },
+            token_source,
+            payload,
+            message_group_id,
+        });
+    }
+    Ok(Inbound::Sqs { items, fifo })
+}
+
+/// An SQS body is a request, or an EventBridge event whose `detail` is the request (what an
+/// EventBridge rule with an SQS target delivers). The event id then is the token source, since
+/// EventBridge can deliver one event twice as two SQS messages.
+fn sqs_body(body: &str, message_id: &str) -> (String, Result<Value, RequestError>) {
+    match serde_json::from_str::<Value>(body) {
+        Err(e) => (
+            message_id.to_owned(),
+            Err(RequestError::new(
+                "body",
+                format!("the message body is not valid JSON: {e}"),
+            )),
+        ),
+        Ok(Value::Object(mut obj)) if is_eventbridge(&obj) => {
+            let token_source = non_empty_str(obj.get("id")).unwrap_or(message_id).to_owned();
+            (token_source, detail(&mut obj))
+        }
+        Ok(value) => (message_id.to_owned(), Ok(value)),
+    }
+}
+
+fn is_eventbridge(obj: &Map<String, Value>) -> bool {
+    obj.contains_key("detail-type") && (obj.contains_key("detail") || obj.contains_key("source"))
+}
+
+fn detail(obj: &mut Map<String, Value>) -> Result<Value, RequestError> {
+    match obj.remove("detail") {
+        Some(Value::Null) | None => Err(RequestError::new("detail", "the EventBridge event has no `detail`")),
+        Some(detail) => Ok(detail),
+    }
+}
+
+fn non_empty_str(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// Up to ten top-level keys, escaped and cut, for the unknown-shape error.
+fn describe_keys(obj: &Map<String, Value>) -> String {
+    if obj.is_empty() {
+        return "none".to_owned();
+    }
+    let mut keys: Vec<String> = obj
+        .keys()
+        .take(10)
+        .map(|k| format!("{:?}", k.chars().take(40).collect::<String>()))
+        .collect();
+    if obj.len() > 10 {
+        keys.push(format!("… {} more", obj.len() - 10));
+    }
+    keys.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sqs_record(id: &str, body: &str) -> Value {
+        json!({"messageId": id, "receiptHandle": "rh", "body": body, "attributes": {},
+               "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:requests"})
+    }
+
+    #[test]
+    fn sqs_batch_records_become_items_with_their_message_ids() {
+        let event = json!({"Records": [
+            sqs_record("m-1", r#"{"provisionedProductId":"pp-1","serviceActionId":"act-1"}"#),
+            sqs_record("m-2", "not json"),
+        ]});
+        let Inbound::Sqs { items, fifo } = classify(event, "req").unwrap() else {
+            panic!("not sqs")
+        };
+        assert!(!fifo);
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            items[0].source,
+            Source {
+                kind: SourceKind::Sqs,
+                id: "m-1".into()
+            }
+        );
+        assert_eq!(items[0].token_source, "m-1");
+        assert_eq!(
+            items[0].payload,
+            Ok(json!({"provisionedProductId":"pp-1","serviceActionId":"act-1"}))
+        );
+        let err = items[1].payload.clone().unwrap_err();
+        assert_eq!(err.field, "body");
+        assert!(err.message.starts_with("the message body is not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn sqs_wrapped_eventbridge_event_uses_detail_and_the_event_id() {
+        let body = json!({"version": "0", "id": "evt-1", "detail-type": "Run action", "source": "my.app",
+                          "detail": {"provisionedProductName": "web", "serviceActionName": "Restart"}})
+        .to_string();
+        let Inbound::Sqs { items, .. } = classify(json!({"Records": [sqs_record("m-1", &body)]}), "req").unwrap()
+        else {
+            panic!("not sqs")
+        };
+        assert_eq!(items[0].source.id, "m-1");
+        assert_eq!(items[0].token_source, "evt-1");
+        assert_eq!(
+            items[0].payload,
+            Ok(json!({"provisionedProductName": "web", "serviceActionName": "Restart"}))
+        );
+    }
+
+    #[test]
+    fn fifo_batches_are_recognised_by_group_id_or_arn() {
+        let mut r = sqs_record("m-1", "{}");
+        r["attributes"]["MessageGroupId"] = json!("g1");
+        let Inbound::Sqs { items, fifo } = classify(json!({"Records": [r]}), "req").unwrap() else {
+            panic!()
+        };
+        assert!(fifo);
+        assert_eq!(items[0].message_group_id.as_deref(), Some("g1"));
+
+        let mut r = sqs_record("m-1", "{}");
+        r["eventSourceARN"] = json!("arn:aws:sqs:us-east-1:1:requests.fifo");
+        let Inbound::Sqs { fifo, .. } = classify(json!({"Records": [r]}), "req").unwrap() else {
+            panic!()
+        };
+        assert!(fifo);
+    }
+
+    #[test]
+    fn eventbridge_event_straight_to_the_function() {
+        let event = json!({"version": "0", "id": "evt-9", "detail-type": "Scheduled Event", "source": "aws.scheduler",
+                           "account": "1", "time": "2026-11-26T00:00:00Z", "region": "us-east-1", "resources": [],
+                           "detail": {"provisionedProductId": "pp-1", "serviceActionId": "act-1"}});
+        let Inbound::Single(item) = classify(event, "req-1").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            item.source,
+            Source {
+                kind: SourceKind::Eventbridge,
+                id: "evt-9".into()
+            }
+        );
+        assert_eq!(item.token_source, "evt-9");
+        assert_eq!(
+            item.payload,
+            Ok(json!({"provisionedProductId": "pp-1", "serviceActionId": "act-1"}))
+        );
+    }
+
+    #[test]
+    fn eventbridge_event_without_detail_or_id() {
+        let Inbound::Single(item) = classify(json!({"detail-type": "x", "source": "s"}), "req-1").unwrap() else {
+            panic!()
+        };
+        assert_eq!(item.token_source, "req-1");
+        assert_eq!(item.payload.unwrap_err().field, "detail");
+    }
+
+    #[test]
+    fn direct_request_uses_the_lambda_request_id() {
+        let event = json!({"provisionedProductName": "web", "serviceActionName": "Restart"});
+        let Inbound::Single(item) = classify(event.clone(), "req-7").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            item.source,
+            Source {
+                kind: SourceKind::Direct,
+                id: "req-7".into()
+            }
+        );
+        assert_eq!(item.token_source, "req-7");
+        assert_eq!(item.payload, Ok(event));
+        assert!(matches!(
+            classify(json!({"ServiceActionId": "a"}), "r").unwrap(),
+            Inbound::Single(_)
+        ));
+    }
+
+    #[test]
+    fn unknown_shapes_fail_the_invocation_clearly() {
+        let e = classify(json!({"hello": "world"}), "r").unwrap_err();
+        assert_eq!(e, EventError::UnknownShape("\"hello\"".into()));
+        assert!(e.to_string().contains("unrecognised event shape"));
+        assert_eq!(
+            classify(json!({}), "r").unwrap_err(),
+            EventError::UnknownShape("none".into())
+        );
+        assert_eq!(
+            classify(json!([1]), "r").unwrap_err(),
+            EventError::NotAnObject("an array")
+        );
+        assert_eq!(
+            classify(json!("s"), "r").unwrap_err(),
+            EventError::NotAnObject("a string")
+        );
+        assert_eq!(
+            classify(json!({"Records": {}}), "r").unwrap_err(),
+            EventError::RecordsNotAnArray("an object")
+        );
+        let many: Map<String, Value> = (0..12).map(|i| (format!("k{i:02}"), json!(1))).collect();
+        let msg = classify(Value::Object(many), "r").unwrap_err().to_string();
+        assert!(msg.contains("… 2 more"), "{msg}");
+    }
+
+    #[test]
+    fn records_from_other_sources_or_without_message_id_fail_the_invocation() {
+        let mut sns = sqs_record("m-1", "{}");
+        sns["eventSource"] = json!("aws:sns");
+        assert_eq!(
+            classify(json!({"Records": [sqs_record("m-0", "{}"), sns]}), "r").unwrap_err(),
+            EventError::UnsupportedEventSource {
+                index: 1,
+                event_source: "aws:sns".into()
+            }
+        );
+        for bad in [json!(null), json!(""), json!(5)] {
+            let mut r = sqs_record("x", "{}");
+            r["messageId"] = bad;
+            assert_eq!(
+                classify(json!({"Records": [r]}), "r").unwrap_err(),
+                EventError::RecordWithoutMessageId { index: 0 }
+            );
+        }
+        let mut r = sqs_record("x", "{}");
+        r.as_object_mut().unwrap().remove("messageId");
+        assert_eq!(
+            classify(json!({"Records": [sqs_record("ok", "{}"), r]}), "r").unwrap_err(),
+            EventError::RecordWithoutMessageId { index: 1 }
+        );
+        assert_eq!(
+            classify(json!({"Records": ["x"]}), "r").unwrap_err(),
+            EventError::RecordWithoutMessageId { index: 0 }
+        );
+    }
+
+    #[test]
+    fn body_that_is_not_a_string_or_missing_is_that_records_problem_only() {
+        let mut r = sqs_record("m-1", "");
+        r["body"] = json!({"provisionedProductId": "pp"});
+        let mut r2 = sqs_record("m-2", "");
+        r2.as_object_mut().unwrap().remove("body");
+        let Inbound::Sqs { items, .. } = classify(json!({"Records": [r, r2]}), "r").unwrap() else {
+            panic!()
+        };
+        assert!(items[0]
+            .payload
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("must be a string"));
+        assert!(items[1].payload.as_ref().unwrap_err().message.contains("has no body"));
+    }
+
+    #[test]
+    fn empty_batch_is_an_empty_sqs_batch() {
+        assert_eq!(
+            classify(json!({"Records": []}), "r").unwrap(),
+            Inbound::Sqs {
+                items: vec![],
+                fifo: false
+            }
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! Wiring only: logging, configuration, the SDK clients (built once), and the runtime loop.
+// The runtime loop around the handler nests futures deeper than the default limit allows.
+#![recursion_limit = "256"]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
+use sc_action_runner::aws::servicecatalog::ServiceCatalogExecutor;
+use sc_action_runner::aws::sqs::SqsResultPublisher;
+use sc_action_runner::{Config, Handler, Invocation};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+
+    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+
+    // Region, credentials and endpoints (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SERVICE_CATALOG,
+    // AWS_ENDPOINT_URL_SQS) come from the standard environment, so local emulators need no code.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .build();
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    let executor = ServiceCatalogExecutor::new(aws_sdk_servicecatalog::Client::new(&sdk));
+    let publisher = SqsResultPublisher::new(aws_sdk_sqs::Client::new(&sdk), config.results_queue_url.clone());
+    let handler = Handler::new(config, executor, publisher);
+    let handler = &handler;
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let (payload, context) = event.into_parts();
+        let invocation = Invocation {
+            request_id: context.request_id,
+            deadline: (context.deadline > 0).then(|| UNIX_EPOCH + Duration::from_millis(context.deadline)),
+        };
+        handler.handle(payload, &invocation).await
+    }))
+    .await
+}

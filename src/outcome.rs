@@ -1,0 +1,217 @@
+//! What goes to the results queue: one [`ResultMessage`] per request.
+
+use serde::{Deserialize, Serialize};
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// Service Catalog accepted the execution; `recordDetail` says what it recorded.
+    Executed,
+    /// The request can never succeed as sent; `error` says why. It is not retried.
+    Rejected,
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Sqs,
+    Eventbridge,
+    Direct,
+}
+
+/// The delivery a result belongs to: an SQS message id, an EventBridge event id or a Lambda request id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub kind: SourceKind,
+    pub id: String,
+}
+
+/// Why a request was rejected: `code` is machine-readable, `message` names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultError {
+    pub code: String,
+    pub message: String,
+}
+
+/// The body of a results-queue message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultMessage {
+    pub outcome: Outcome,
+    pub execute_token: String,
+    pub source: Source,
+    pub provisioned_product_id: Option<String>,
+    pub service_action_id: Option<String>,
+    pub record_detail: Option<RecordDetail>,
+    pub error: Option<ResultError>,
+}
+
+/// The API's RecordDetail with the API's own member names, times as RFC 3339. Members the API did
+/// not return are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecordDetail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioned_product_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioned_product_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioned_product_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioning_artifact_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub record_errors: Vec<RecordErrorDetail>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub record_tags: Vec<RecordTag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_role_arn: Option<String>,
+}
+
+/// One of RecordDetail's RecordErrors.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecordErrorDetail {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// One of RecordDetail's RecordTags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecordTag {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl ResultMessage {
+    /// An EXECUTED result.
+    pub fn executed(
+        source: Source,
+        execute_token: String,
+        provisioned_product_id: String,
+        service_action_id: String,
+        record_detail: RecordDetail,
+    ) -> Self {
+        Self {
+            outcome: Outcome::Executed,
+            execute_token,
+            source,
+            provisioned_product_id: Some(provisioned_product_id),
+            service_action_id: Some(service_action_id),
+            record_detail: Some(record_detail),
+            error: None,
+        }
+    }
+
+    /// A REJECTED result; the ids are those known when the request was rejected.
+    pub fn rejected(
+        source: Source,
+        execute_token: String,
+        provisioned_product_id: Option<String>,
+        service_action_id: Option<String>,
+        error: ResultError,
+    ) -> Self {
+        Self {
+            outcome: Outcome::Rejected,
+            execute_token,
+            source,
+            provisioned_product_id,
+            service_action_id,
+            record_detail: None,
+            error: Some(error),
+        }
+    }
+
+    /// The JSON body sent to the results queue.
+    pub fn to_json(&self) -> String {
+        // Serializing plain strings, options and vectors cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"serializationError\":\"{e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn executed_result_has_the_documented_shape() {
+        let r = ResultMessage::executed(
+            Source {
+                kind: SourceKind::Sqs,
+                id: "m-1".into(),
+            },
+            "tok".into(),
+            "pp-1".into(),
+            "act-1".into(),
+            RecordDetail {
+                record_id: Some("rec-1".into()),
+                status: Some("CREATED".into()),
+                created_time: Some("2026-11-26T10:00:00Z".into()),
+                record_errors: vec![RecordErrorDetail {
+                    code: Some("E".into()),
+                    description: None,
+                }],
+                ..Default::default()
+            },
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "outcome": "EXECUTED", "executeToken": "tok",
+                "source": {"kind": "sqs", "id": "m-1"},
+                "provisionedProductId": "pp-1", "serviceActionId": "act-1",
+                "recordDetail": {"RecordId": "rec-1", "Status": "CREATED", "CreatedTime": "2026-11-26T10:00:00Z",
+                                 "RecordErrors": [{"Code": "E"}]},
+                "error": null
+            })
+        );
+        let back: ResultMessage = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn rejected_result_keeps_nulls_for_unknown_ids() {
+        let r = ResultMessage::rejected(
+            Source {
+                kind: SourceKind::Direct,
+                id: "req".into(),
+            },
+            "tok".into(),
+            None,
+            None,
+            ResultError {
+                code: "InvalidRequest".into(),
+                message: "bad".into(),
+            },
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(
+            v,
+            json!({"outcome": "REJECTED", "executeToken": "tok", "source": {"kind": "direct", "id": "req"},
+                   "provisionedProductId": null, "serviceActionId": null, "recordDetail": null,
+                   "error": {"code": "InvalidRequest", "message": "bad"}})
+        );
+    }
+}

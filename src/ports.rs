@@ -1,0 +1,70 @@
+//! The two narrow ports the handler needs. `src/aws/` implements them with the AWS SDK; tests use
+//! small in-memory fakes.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use crate::error::CallError;
+use crate::outcome::{RecordDetail, ResultMessage};
+use crate::request::{AcceptLanguage, ProductRef};
+
+/// What the handler needs to know of a provisioned product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedProduct {
+    pub id: String,
+    pub product_id: String,
+    pub provisioning_artifact_id: String,
+}
+
+/// One ExecuteProvisionedProductServiceAction call.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Execution<'a> {
+    pub provisioned_product_id: &'a str,
+    pub service_action_id: &'a str,
+    pub execute_token: &'a str,
+    /// Sent as is; an empty map is left out of the call (the API rejects `{}`).
+    pub parameters: &'a BTreeMap<String, Vec<String>>,
+    pub accept_language: Option<AcceptLanguage>,
+}
+
+impl std::fmt::Debug for Execution<'_> {
+    /// Keys only: parameter values can carry secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Execution")
+            .field("provisioned_product_id", &self.provisioned_product_id)
+            .field("service_action_id", &self.service_action_id)
+            .field("execute_token", &self.execute_token)
+            .field("parameter_keys", &self.parameters.keys().collect::<Vec<_>>())
+            .field("accept_language", &self.accept_language)
+            .finish()
+    }
+}
+
+/// Service Catalog, as far as running a self-service action goes.
+pub trait ActionExecutor: Send + Sync {
+    /// DescribeProvisionedProduct, by id or by name.
+    fn describe_provisioned_product(
+        &self,
+        product: &ProductRef,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<ProvisionedProduct, CallError>> + Send;
+
+    /// The id of the service action named exactly `name` among those associated with the artifact
+    /// (ListServiceActionsForProvisioningArtifact, every page), or `None`.
+    fn find_service_action_id(
+        &self,
+        product_id: &str,
+        provisioning_artifact_id: &str,
+        name: &str,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
+
+    /// ExecuteProvisionedProductServiceAction.
+    fn execute(&self, execution: Execution<'_>) -> impl Future<Output = Result<RecordDetail, CallError>> + Send;
+}
+
+/// The results queue.
+pub trait ResultPublisher: Send + Sync {
+    /// Sends every result, and says for each one (same order) whether it was sent.
+    fn publish(&self, results: &[ResultMessage]) -> impl Future<Output = Vec<Result<(), CallError>>> + Send;
+}

@@ -1,0 +1,612 @@
+//! What a message names: [`ActionRequest`], parsed from JSON and validated against the API's limits
+//! before anything is called.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// Longest provisioned product or service action id the API accepts.
+pub const MAX_ID_LEN: usize = 100;
+/// Longest provisioned product name the API accepts.
+pub const MAX_NAME_LEN: usize = 128;
+/// Longest service action name the API accepts.
+pub const MAX_ACTION_NAME_LEN: usize = 256;
+/// Most parameter keys in one call.
+pub const MAX_PARAMETERS: usize = 200;
+/// Longest parameter key.
+pub const MAX_PARAMETER_KEY_LEN: usize = 50;
+/// Most values for one parameter key.
+pub const MAX_PARAMETER_VALUES: usize = 25;
+/// Longest parameter value.
+pub const MAX_PARAMETER_VALUE_LEN: usize = 512;
+/// Longest idempotency key we take (it is hashed, so any length would do; this bounds abuse).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 1024;
+
+/// The provisioned product, as the message names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductRef {
+    Id(String),
+    Name(String),
+}
+
+/// The service action, as the message names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionRef {
+    Id(String),
+    Name(String),
+}
+
+impl ProductRef {
+    /// The form that goes into the ExecuteToken derivation: `id:<id>` or `name:<name>`.
+    pub fn token_label(&self) -> String {
+        match self {
+            ProductRef::Id(id) => format!("id:{id}"),
+            ProductRef::Name(name) => format!("name:{name}"),
+        }
+    }
+}
+
+impl ActionRef {
+    /// The form that goes into the ExecuteToken derivation: `id:<id>` or `name:<name>`.
+    pub fn token_label(&self) -> String {
+        match self {
+            ActionRef::Id(id) => format!("id:{id}"),
+            ActionRef::Name(name) => format!("name:{name}"),
+        }
+    }
+}
+
+/// The languages the Service Catalog API accepts in `AcceptLanguage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptLanguage {
+    En,
+    Jp,
+    Zh,
+}
+
+impl AcceptLanguage {
+    /// Parses `en`, `jp` or `zh` (exactly, as the API spells them).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "en" => Some(Self::En),
+            "jp" => Some(Self::Jp),
+            "zh" => Some(Self::Zh),
+            _ => None,
+        }
+    }
+
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Jp => "jp",
+            Self::Zh => "zh",
+        }
+    }
+}
+
+/// A validated request: "run this action on this provisioned product".
+#[derive(Clone, PartialEq, Eq)]
+pub struct ActionRequest {
+    pub product: ProductRef,
+    pub action: ActionRef,
+    /// Passed to the API unchanged; empty means "omit the member".
+    pub parameters: BTreeMap<String, Vec<String>>,
+    pub accept_language: Option<AcceptLanguage>,
+    pub idempotency_key: Option<String>,
+}
+
+/// Parameter values can carry secrets: Debug shows the keys only, so a stray `{:?}` leaks nothing.
+impl fmt::Debug for ActionRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActionRequest")
+            .field("product", &self.product)
+            .field("action", &self.action)
+            .field("parameter_keys", &self.parameter_keys())
+            .field("accept_language", &self.accept_language)
+            .field("idempotency_key", &self.idempotency_key)
+            .finish()
+    }
+}
+
+impl ActionRequest {
+    /// The parameter keys, safe to log (values never are).
+    pub fn parameter_keys(&self) -> Vec<&str> {
+        self.parameters.keys().map(String::as_str).collect()
+    }
+}
+
+/// What is wrong with a request; `field` names the member at fault (camelCase).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RequestError {
+    pub field: String,
+    pub message: String,
+}
+
+impl RequestError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether `s` is a valid provisioned product or service action id: 1–100 of `[a-zA-Z0-9_-]`.
+pub fn is_valid_id(s: &str) -> bool {
+    (1..=MAX_ID_LEN).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Whether `s` is a valid provisioned product name: 1–128 of `[a-zA-Z0-9][a-zA-Z0-9._-]*`.
+pub fn is_valid_product_name(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    (1..=MAX_NAME_LEN).contains(&bytes.len())
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+/// Whether `s` is a valid service action name: 1–256 of `[a-zA-Z0-9_\-.]*`.
+pub fn is_valid_action_name(s: &str) -> bool {
+    (1..=MAX_ACTION_NAME_LEN).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+/// A short, printable rendering of a bad value for an error message: escaped and cut to 64 chars.
+fn shown(s: &str) -> String {
+    let escaped: String = s.chars().flat_map(char::escape_debug).collect();
+    if escaped.chars().count() > 64 {
+        let cut: String = escaped.chars().take(64).collect();
+        format!("\"{cut}…\" ({} characters)", s.chars().count())
+    } else {
+        format!("\"{escaped}\"")
+    }
+}
+
+/// Looks up a member by its camelCase name or the API's PascalCase name. `null` counts as absent;
+/// both spellings at once is an error, since we could not tell which one was meant.
+fn member<'a>(obj: &'a Map<String, Value>, camel: &str) -> Result<Option<&'a Value>, RequestError> {
+    let pascal = pascal_case(camel);
+    let a = obj.get(camel).filter(|v| !v.is_null());
+    let b = obj.get(&pascal).filter(|v| !v.is_null());
+    match (a, b) {
+        (Some(_), Some(_)) => Err(RequestError::new(
+            camel,
+            format!("`{camel}` and `{pascal}` are the same field; give it once"),
+        )),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+fn pascal_case(camel: &str) -> String {
+    let mut chars = camel.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+fn string_member<'a>(obj: &'a Map<String, Value>, camel: &str) -> Result<Option<&'a str>, RequestError> {
+    match member(obj, camel)? {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(RequestError::new(
+            camel,
+            format!("`{camel}` must be a string, got {}", type_name(other)),
+        )),
+    }
+}
+
+/// The JSON type of a value, for error messages.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Parses and validates a request. Unknown members are ignored.
+pub fn parse_request(value: &Value) -> Result<ActionRequest, RequestError> {
+    let Value::Object(obj) = value else {
+        return Err(RequestError::new(
+            "",
+            format!("the request must be a JSON object, got {}", type_name(value)),
+        ));
+    };
+
+    let product = match (
+        string_member(obj, "provisionedProductId")?,
+        string_member(obj, "provisionedProductName")?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(RequestError::new(
+                "provisionedProductId",
+                "give either `provisionedProductId` or `provisionedProductName`, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(RequestError::new(
+                "provisionedProductId",
+                "one of `provisionedProductId` or `provisionedProductName` is required",
+            ))
+        }
+        (Some(id), None) if is_valid_id(id) => ProductRef::Id(id.to_owned()),
+        (Some(id), None) => {
+            return Err(RequestError::new(
+                "provisionedProductId",
+                format!(
+                    "`provisionedProductId` must be 1-100 characters of [a-zA-Z0-9_-], got {}",
+                    shown(id)
+                ),
+            ))
+        }
+        (None, Some(name)) if is_valid_product_name(name) => ProductRef::Name(name.to_owned()),
+        (None, Some(name)) => {
+            return Err(RequestError::new(
+                "provisionedProductName",
+                format!(
+                    "`provisionedProductName` must be 1-128 characters matching [a-zA-Z0-9][a-zA-Z0-9._-]*, got {}",
+                    shown(name)
+                ),
+            ))
+        }
+    };
+
+    let action = match (
+        string_member(obj, "serviceActionId")?,
+        string_member(obj, "serviceActionName")?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(RequestError::new(
+                "serviceActionId",
+                "give either `serviceActionId` or `serviceActionName`, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(RequestError::new(
+                "serviceActionId",
+                "one of `serviceActionId` or `serviceActionName` is required",
+            ))
+        }
+        (Some(id), None) if is_valid_id(id) => ActionRef::Id(id.to_owned()),
+        (Some(id), None) => {
+            return Err(RequestError::new(
+                "serviceActionId",
+                format!(
+                    "`serviceActionId` must be 1-100 characters of [a-zA-Z0-9_-], got {}",
+                    shown(id)
+                ),
+            ))
+        }
+        (None, Some(name)) if is_valid_action_name(name) => ActionRef::Name(name.to_owned()),
+        (None, Some(name)) => {
+            return Err(RequestError::new(
+                "serviceActionName",
+                format!(
+                    "`serviceActionName` must be 1-256 characters of [a-zA-Z0-9_.-], got {}",
+                    shown(name)
+                ),
+            ))
+        }
+    };
+
+    let parameters = match member(obj, "parameters")? {
+        None => BTreeMap::new(),
+        Some(v) => parse_parameters(v)?,
+    };
+
+    let accept_language = match string_member(obj, "acceptLanguage")? {
+        None => None,
+        Some(s) => Some(AcceptLanguage::parse(s).ok_or_else(|| {
+            RequestError::new(
+                "acceptLanguage",
+                format!("`acceptLanguage` must be one of en, jp, zh, got {}", shown(s)),
+            )
+        })?),
+    };
+
+    let idempotency_key = match string_member(obj, "idempotencyKey")? {
+        None => None,
+        Some(k) if (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.chars().count()) => Some(k.to_owned()),
+        Some(k) => {
+            return Err(RequestError::new(
+                "idempotencyKey",
+                format!(
+                    "`idempotencyKey` must be 1-{MAX_IDEMPOTENCY_KEY_LEN} characters, got {}",
+                    k.chars().count()
+                ),
+            ))
+        }
+    };
+
+    Ok(ActionRequest {
+        product,
+        action,
+        parameters,
+        accept_language,
+        idempotency_key,
+    })
+}
+
+/// Parameters: an object of key → list of strings. Messages name the key but never echo a value.
+fn parse_parameters(v: &Value) -> Result<BTreeMap<String, Vec<String>>, RequestError> {
+    let Value::Object(map) = v else {
+        return Err(RequestError::new(
+            "parameters",
+            format!(
+                "`parameters` must be an object of key → list of strings, got {}",
+                type_name(v)
+            ),
+        ));
+    };
+    if map.len() > MAX_PARAMETERS {
+        return Err(RequestError::new(
+            "parameters",
+            format!(
+                "`parameters` has {} keys; at most {MAX_PARAMETERS} are allowed",
+                map.len()
+            ),
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (key, values) in map {
+        let key_len = key.chars().count();
+        if !(1..=MAX_PARAMETER_KEY_LEN).contains(&key_len) {
+            return Err(RequestError::new(
+                "parameters",
+                format!(
+                    "parameter key {} must be 1-{MAX_PARAMETER_KEY_LEN} characters, got {key_len}",
+                    shown(key)
+                ),
+            ));
+        }
+        let field = format!("parameters.{key}");
+        let Value::Array(values) = values else {
+            return Err(RequestError::new(
+                &field,
+                format!(
+                    "parameter {} must be a list of strings, got {}",
+                    shown(key),
+                    type_name(values)
+                ),
+            ));
+        };
+        if values.len() > MAX_PARAMETER_VALUES {
+            return Err(RequestError::new(
+                &field,
+                format!(
+                    "parameter {} has {} values; at most {MAX_PARAMETER_VALUES} are allowed",
+                    shown(key),
+                    values.len()
+                ),
+            ));
+        }
+        let mut list = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            match value {
+                Value::String(s) if s.chars().count() <= MAX_PARAMETER_VALUE_LEN => list.push(s.clone()),
+                Value::String(s) => {
+                    return Err(RequestError::new(
+                        &field,
+                        format!(
+                            "value {i} of parameter {} is {} characters; at most {MAX_PARAMETER_VALUE_LEN} are allowed",
+                            shown(key),
+                            s.chars().count()
+                        ),
+                    ))
+                }
+                other => {
+                    return Err(RequestError::new(
+                        &field,
+                        format!(
+                            "value {i} of parameter {} must be a string, got {}",
+                            shown(key),
+                            type_name(other)
+                        ),
+                    ))
+                }
+            }
+        }
+        out.insert(key.clone(), list);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(v: Value) -> RequestError {
+        parse_request(&v).expect_err("expected the request to be rejected")
+    }
+
+    #[test]
+    fn minimal_request_by_ids() {
+        let r = parse_request(&json!({"provisionedProductId": "pp-1", "serviceActionId": "act-1"})).unwrap();
+        assert_eq!(r.product, ProductRef::Id("pp-1".into()));
+        assert_eq!(r.action, ActionRef::Id("act-1".into()));
+        assert!(r.parameters.is_empty());
+        assert_eq!(r.accept_language, None);
+        assert_eq!(r.idempotency_key, None);
+    }
+
+    #[test]
+    fn full_request_by_names_with_unknown_fields_ignored() {
+        let r = parse_request(&json!({
+            "provisionedProductName": "web-prod.v2",
+            "serviceActionName": "RestartService",
+            "parameters": {"TARGET": ["i-1", "i-2"], "EMPTY": []},
+            "acceptLanguage": "zh",
+            "idempotencyKey": "nightly-2026-11-26",
+            "comment": "ignored"
+        }))
+        .unwrap();
+        assert_eq!(r.product, ProductRef::Name("web-prod.v2".into()));
+        assert_eq!(r.action, ActionRef::Name("RestartService".into()));
+        assert_eq!(r.parameters["TARGET"], vec!["i-1", "i-2"]);
+        assert_eq!(r.parameters["EMPTY"], Vec::<String>::new());
+        assert_eq!(r.accept_language, Some(AcceptLanguage::Zh));
+        assert_eq!(r.idempotency_key.as_deref(), Some("nightly-2026-11-26"));
+    }
+
+    #[test]
+    fn pascal_case_names_are_accepted() {
+        let r = parse_request(&json!({
+            "ProvisionedProductId": "pp-1", "ServiceActionName": "Restart",
+            "Parameters": {"K": ["v"]}, "AcceptLanguage": "en", "IdempotencyKey": "k"
+        }))
+        .unwrap();
+        assert_eq!(r.product, ProductRef::Id("pp-1".into()));
+        assert_eq!(r.action, ActionRef::Name("Restart".into()));
+        assert_eq!(r.parameters.len(), 1);
+        assert_eq!(r.accept_language, Some(AcceptLanguage::En));
+    }
+
+    #[test]
+    fn null_members_count_as_absent() {
+        let r = parse_request(&json!({
+            "provisionedProductId": null, "provisionedProductName": "web",
+            "serviceActionId": "act-1", "parameters": null, "acceptLanguage": null
+        }))
+        .unwrap();
+        assert_eq!(r.product, ProductRef::Name("web".into()));
+    }
+
+    #[test]
+    fn not_an_object() {
+        for v in [json!([]), json!("x"), json!(1), json!(null), json!(true)] {
+            let e = err(v);
+            assert!(e.message.contains("must be a JSON object"), "{e}");
+        }
+    }
+
+    #[test]
+    fn product_id_and_name_are_exclusive_and_one_is_required() {
+        let e = err(json!({"provisionedProductId": "pp-1", "provisionedProductName": "web", "serviceActionId": "a"}));
+        assert_eq!(e.field, "provisionedProductId");
+        assert!(e.message.contains("not both"));
+        let e = err(json!({"serviceActionId": "a"}));
+        assert!(e.message.contains("is required") && e.message.contains("provisionedProductName"));
+    }
+
+    #[test]
+    fn action_id_and_name_are_exclusive_and_one_is_required() {
+        let e = err(json!({"provisionedProductId": "pp-1", "serviceActionId": "a", "serviceActionName": "b"}));
+        assert_eq!(e.field, "serviceActionId");
+        assert!(e.message.contains("not both"));
+        let e = err(json!({"provisionedProductId": "pp-1"}));
+        assert!(e
+            .message
+            .contains("`serviceActionId` or `serviceActionName` is required"));
+    }
+
+    #[test]
+    fn both_spellings_of_one_field_are_rejected() {
+        let e = err(json!({"provisionedProductId": "pp-1", "ProvisionedProductId": "pp-2", "serviceActionId": "a"}));
+        assert_eq!(e.field, "provisionedProductId");
+        assert!(e.message.contains("same field"));
+    }
+
+    #[test]
+    fn ids_are_checked_against_the_api_pattern_and_length() {
+        let long = "a".repeat(101);
+        for bad in ["", "pp 1", "pp/1", "pp-é", "pp-1\n", long.as_str()] {
+            let e = err(json!({"provisionedProductId": bad, "serviceActionId": "a"}));
+            assert_eq!(e.field, "provisionedProductId", "{bad:?}");
+            assert!(e.message.contains("1-100 characters"), "{e}");
+            let e = err(json!({"provisionedProductId": "pp-1", "serviceActionId": bad}));
+            assert_eq!(e.field, "serviceActionId", "{bad:?}");
+        }
+        assert!(is_valid_id(&"a".repeat(100)));
+    }
+
+    #[test]
+    fn overlong_values_are_shown_cut_and_escaped() {
+        let e = err(json!({"provisionedProductId": "x\u{0}".repeat(200), "serviceActionId": "a"}));
+        assert!(e.message.contains("(400 characters)"), "{e}");
+        assert!(e.message.len() < 250, "{e}");
+        assert!(!e.message.contains('\u{0}'));
+    }
+
+    #[test]
+    fn product_names_follow_the_api_pattern() {
+        assert!(is_valid_product_name("a"));
+        assert!(is_valid_product_name("web-prod_1.2"));
+        assert!(is_valid_product_name(&"a".repeat(128)));
+        for bad in ["", "-web", ".web", "web prod", "wéb", &"a".repeat(129)] {
+            assert!(!is_valid_product_name(bad), "{bad:?}");
+            let e = err(json!({"provisionedProductName": bad, "serviceActionId": "a"}));
+            assert_eq!(e.field, "provisionedProductName");
+        }
+    }
+
+    #[test]
+    fn wrong_types_name_the_field_and_the_type() {
+        let e = err(json!({"provisionedProductId": 12, "serviceActionId": "a"}));
+        assert_eq!(e.message, "`provisionedProductId` must be a string, got a number");
+        let e = err(json!({"provisionedProductId": "pp", "serviceActionId": "a", "parameters": ["x"]}));
+        assert_eq!(e.field, "parameters");
+        assert!(e.message.contains("got an array"));
+        let e = err(json!({"provisionedProductId": "pp", "serviceActionId": "a", "parameters": {"K": "v"}}));
+        assert_eq!(e.field, "parameters.K");
+        let e = err(json!({"provisionedProductId": "pp", "serviceActionId": "a", "parameters": {"K": [1]}}));
+        assert_eq!(e.message, "value 0 of parameter \"K\" must be a string, got a number");
+    }
+
+    #[test]
+    fn parameter_limits_are_the_apis() {
+        let base = |params: Value| json!({"provisionedProductId": "pp", "serviceActionId": "a", "parameters": params});
+        let keys: Map<String, Value> = (0..201).map(|i| (format!("k{i}"), json!([]))).collect();
+        assert!(err(base(Value::Object(keys))).message.contains("201 keys"));
+        let keys: Map<String, Value> = (0..200).map(|i| (format!("k{i}"), json!([]))).collect();
+        assert!(parse_request(&base(Value::Object(keys))).is_ok());
+
+        assert!(err(base(json!({"": ["v"]})))
+            .message
+            .contains("must be 1-50 characters"));
+        assert!(parse_request(&base(json!({"k".repeat(50): ["v"]}))).is_ok());
+        assert!(err(base(json!({"k".repeat(51): ["v"]}))).message.contains("got 51"));
+
+        let many: Vec<String> = (0..26).map(|i| i.to_string()).collect();
+        assert!(err(base(json!({"K": many}))).message.contains("26 values"));
+        let ok: Vec<String> = (0..25).map(|i| i.to_string()).collect();
+        assert!(parse_request(&base(json!({"K": ok}))).is_ok());
+
+        assert!(parse_request(&base(json!({"K": ["v".repeat(512)]}))).is_ok());
+        let e = err(base(json!({"K": ["v".repeat(513)]})));
+        assert_eq!(e.field, "parameters.K");
+        assert!(e.message.contains("513 characters"));
+    }
+
+    #[test]
+    fn parameter_values_never_appear_in_messages_or_debug() {
+        let secret = "hunter2-super-secret";
+        let e = err(json!({"provisionedProductId": "pp", "serviceActionId": "a",
+            "parameters": {"Password": [secret, 5]}}));
+        assert!(!e.message.contains(secret));
+        let r = parse_request(&json!({"provisionedProductId": "pp", "serviceActionId": "a",
+            "parameters": {"Password": [secret]}}))
+        .unwrap();
+        let debug = format!("{r:?}");
+        assert!(debug.contains("Password") && !debug.contains(secret), "{debug}");
+    }
+
+    #[test]
+    fn accept_language_and_idempotency_key_are_checked() {
+        let e = err(json!({"provisionedProductId": "pp", "serviceActionId": "a", "acceptLanguage": "EN"}));
+        assert_eq!(e.field, "acceptLanguage");
+        let e = err(json!({"provisionedProductId": "pp", "serviceActionId": "a", "idempotencyKey": ""}));
+        assert_eq!(e.field, "idempotencyKey");
+        let e = err(json!({"provisionedProductId": "pp", "serviceActionId": "a", "idempotencyKey": 7}));
+        assert_eq!(e.field, "idempotencyKey");
+    }
+}
