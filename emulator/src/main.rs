@@ -1,0 +1,191 @@
+//! `sc-emulator`: runs the Service Catalog emulator until SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sc_emulator::{EmulatorConfig, Seed};
+
+const USAGE: &str = "\
+usage: sc-emulator [--seed PATH] [--host 127.0.0.1] [--port 0] [--progress-ms 2000]
+                   [--latency-ms 0] [--port-file PATH] [--quiet]
+
+Serves the AWS Service Catalog JSON 1.1 API on http://HOST:PORT and a control API under
+/_emulator/. Without --seed the embedded seed.json is used. Port 0 picks a free port.
+Prints `listening on http://HOST:PORT` once bound; --port-file also writes the port there.";
+
+#[derive(Debug)]
+struct Args {
+    seed: Option<PathBuf>,
+    host: IpAddr,
+    port: u16,
+    progress_ms: u64,
+    latency_ms: u64,
+    port_file: Option<PathBuf>,
+    quiet: bool,
+}
+
+fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut args = Args {
+        seed: None,
+        host: IpAddr::from([127, 0, 0, 1]),
+        port: 0,
+        progress_ms: EmulatorConfig::default().progress_ms,
+        latency_ms: 0,
+        port_file: None,
+        quiet: false,
+    };
+    while let Some(arg) = argv.next() {
+        // Accept both `--flag value` and `--flag=value`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| argv.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        let number = |name: &str, v: String| v.parse::<u64>().map_err(|e| format!("{name} {v:?}: {e}"));
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--seed" => args.seed = Some(PathBuf::from(value("--seed")?)),
+            "--host" => {
+                let v = value("--host")?;
+                args.host = v.parse().map_err(|e| format!("--host {v:?}: {e}"))?;
+            }
+            "--port" => {
+                let v = value("--port")?;
+                args.port = v.parse().map_err(|e| format!("--port {v:?}: {e}"))?;
+            }
+            "--progress-ms" => args.progress_ms = number("--progress-ms", value("--progress-ms")?)?,
+            "--latency-ms" => args.latency_ms = number("--latency-ms", value("--latency-ms")?)?,
+            "--port-file" => args.port_file = Some(PathBuf::from(value("--port-file")?)),
+            "--quiet" => args.quiet = true,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Some(args))
+}
+
+/// Written to a temporary file and renamed, so a script polling for it never reads it half-written.
+fn write_port_file(path: &PathBuf, port: u16) -> std::io::Result<()> {
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, format!("{port}\n"))?;
+    std::fs::rename(&tmp, path)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                eprintln!("sc-emulator: cannot listen for SIGTERM ({e}); stop with SIGINT");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("sc-emulator: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = match &args.seed {
+        Some(path) => match Seed::from_file(path) {
+            Ok(seed) => seed,
+            Err(e) => {
+                eprintln!("sc-emulator: {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Seed::default_seed(),
+    };
+    let config = EmulatorConfig {
+        seed,
+        progress_ms: args.progress_ms,
+        latency_ms: args.latency_ms,
+        verbose: !args.quiet,
+        ..EmulatorConfig::default()
+    };
+    let handle = match sc_emulator::start(config, SocketAddr::new(args.host, args.port)).await {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("sc-emulator: cannot listen on {}:{}: {e}", args.host, args.port);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = &args.port_file {
+        if let Err(e) = write_port_file(path, handle.addr().port()) {
+            eprintln!("sc-emulator: cannot write port file {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut stdout = std::io::stdout();
+    let announced = writeln!(stdout, "listening on {}", handle.url()).and_then(|()| stdout.flush());
+    if let Err(e) = announced {
+        eprintln!("sc-emulator: cannot write to stdout: {e}");
+    }
+    wait_for_signal().await;
+    eprintln!("sc-emulator: shutting down");
+    handle.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn flags_take_separate_or_inline_values() {
+        let args = parse(&[
+            "--port=8080",
+            "--progress-ms",
+            "50",
+            "--host",
+            "0.0.0.0",
+            "--latency-ms=5",
+        ])
+        .expect("valid")
+        .expect("not help");
+        assert_eq!(args.port, 8080);
+        assert_eq!(args.progress_ms, 50);
+        assert_eq!(args.latency_ms, 5);
+        assert_eq!(args.host.to_string(), "0.0.0.0");
+    }
+
+    #[test]
+    fn bad_flags_are_reported() {
+        assert!(parse(&["--port", "x"]).is_err());
+        assert!(parse(&["--seed"]).is_err());
+        assert!(parse(&["--frobnicate"]).is_err());
+        assert!(parse(&["--help"]).expect("help").is_none());
+    }
+}
