@@ -118,8 +118,8 @@ async fn unknown_unassociated_and_busy_targets_map_to_their_modeled_errors() {
 
 #[tokio::test]
 async fn record_status_progresses_from_created_to_succeeded() {
-    // GIVEN records that take 400 ms
-    let emu = emulator(400).await;
+    // GIVEN records that take 2 s (CREATED for the first 0.5 s); wide windows keep a busy machine from flaking
+    let emu = emulator(2000).await;
     let sc = client(&emu.url(), 1).await;
     let out = sc
         .execute_provisioned_product_service_action()
@@ -138,9 +138,10 @@ async fn record_status_progresses_from_created_to_succeeded() {
         assert!(out.record_outputs().is_empty());
         out.record_detail().and_then(|d| d.status().cloned())
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(status(sc.clone(), id.clone()).await, Some(RecordStatus::InProgress));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(2100).saturating_sub(started.elapsed())).await;
     assert_eq!(status(sc.clone(), id.clone()).await, Some(RecordStatus::Succeeded));
 
     // AND the replay of the token sees the current status too
