@@ -23,7 +23,7 @@ pub enum CallErrorKind {
 
 /// A failed AWS call, after the SDK's own retries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation}: {message}")]
+#[error("{operation}: {}: {message}", self.code())]
 pub struct CallError {
     pub operation: &'static str,
     pub kind: CallErrorKind,

@@ -68,3 +68,34 @@ pub trait ResultPublisher: Send + Sync {
     /// Sends every result, and says for each one (same order) whether it was sent.
     fn publish(&self, results: &[ResultMessage]) -> impl Future<Output = Vec<Result<(), CallError>>> + Send;
 }
+
+/// A shared port is a port: lets callers keep a handle on what they lend the handler.
+impl<T: ActionExecutor> ActionExecutor for std::sync::Arc<T> {
+    fn describe_provisioned_product(
+        &self,
+        product: &ProductRef,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<ProvisionedProduct, CallError>> + Send {
+        (**self).describe_provisioned_product(product, accept_language)
+    }
+
+    fn find_service_action_id(
+        &self,
+        product_id: &str,
+        provisioning_artifact_id: &str,
+        name: &str,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<Option<String>, CallError>> + Send {
+        (**self).find_service_action_id(product_id, provisioning_artifact_id, name, accept_language)
+    }
+
+    fn execute(&self, execution: Execution<'_>) -> impl Future<Output = Result<RecordDetail, CallError>> + Send {
+        (**self).execute(execution)
+    }
+}
+
+impl<T: ResultPublisher> ResultPublisher for std::sync::Arc<T> {
+    fn publish(&self, results: &[ResultMessage]) -> impl Future<Output = Vec<Result<(), CallError>>> + Send {
+        (**self).publish(results)
+    }
+}

@@ -1,0 +1,1017 @@
+//! The handler over every sample event in events/, with small in-memory fakes of the two ports.
+//! The fake catalog is seeded from the emulator's seed file, so these expectations match `make demo`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use sc_action_runner::config::Config;
+use sc_action_runner::error::CallError;
+use sc_action_runner::handler::InvocationError;
+use sc_action_runner::outcome::{Outcome, RecordDetail, ResultMessage, SourceKind};
+use sc_action_runner::ports::{ActionExecutor, Execution, ProvisionedProduct, ResultPublisher};
+use sc_action_runner::request::{AcceptLanguage, ProductRef};
+use sc_action_runner::token::execute_token;
+use sc_action_runner::{Handler, Invocation};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------- fakes
+
+/// One execution the fake catalog ran.
+#[derive(Debug, Clone, PartialEq)]
+struct Executed {
+    provisioned_product_id: String,
+    service_action_id: String,
+    execute_token: String,
+    parameters: BTreeMap<String, Vec<String>>,
+    accept_language: Option<AcceptLanguage>,
+}
+
+/// Service Catalog in memory, with the emulator's seed and the API's documented behaviour.
+#[derive(Default)]
+struct FakeCatalog {
+    /// id → (name, product id, artifact id, status)
+    products: HashMap<String, (String, String, String, String)>,
+    /// action id → name
+    actions: HashMap<String, String>,
+    /// (product id, artifact id) → associated action ids
+    associations: HashMap<(String, String), Vec<String>>,
+    /// Errors Execute returns for a provisioned product id, one per call, before it succeeds.
+    execute_faults: Mutex<HashMap<String, Vec<CallError>>>,
+    calls: Mutex<Vec<String>>,
+    executions: Mutex<Vec<Executed>>,
+    records_by_token: Mutex<HashMap<String, String>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    execute_delay: Option<Duration>,
+}
+
+impl FakeCatalog {
+    fn seeded() -> Self {
+        let seed: Value = serde_json::from_str(include_str!("../emulator/seed.json")).unwrap();
+        let mut fake = FakeCatalog::default();
+        for p in seed["provisionedProducts"].as_array().unwrap() {
+            let s = |k: &str| p[k].as_str().unwrap().to_owned();
+            fake.products.insert(
+                s("Id"),
+                (s("Name"), s("ProductId"), s("ProvisioningArtifactId"), s("Status")),
+            );
+        }
+        for a in seed["serviceActions"].as_array().unwrap() {
+            fake.actions
+                .insert(a["Id"].as_str().unwrap().into(), a["Name"].as_str().unwrap().into());
+        }
+        for a in seed["associations"].as_array().unwrap() {
+            let ids = a["ServiceActionIds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned());
+            fake.associations.insert(
+                (
+                    a["ProductId"].as_str().unwrap().into(),
+                    a["ProvisioningArtifactId"].as_str().unwrap().into(),
+                ),
+                ids.collect(),
+            );
+        }
+        fake
+    }
+
+    fn fail_execute(&self, pp: &str, errors: Vec<CallError>) {
+        self.execute_faults.lock().unwrap().insert(pp.to_owned(), errors);
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn executions(&self) -> Vec<Executed> {
+        self.executions.lock().unwrap().clone()
+    }
+
+    fn not_found(op: &'static str, what: &str) -> CallError {
+        CallError::service(op, "ResourceNotFoundException", Some(400), format!("{what} not found"))
+    }
+}
+
+impl ActionExecutor for FakeCatalog {
+    async fn describe_provisioned_product(
+        &self,
+        product: &ProductRef,
+        _accept_language: Option<AcceptLanguage>,
+    ) -> Result<ProvisionedProduct, CallError> {
+        self.calls.lock().unwrap().push(format!("Describe {product:?}"));
+        let found = self.products.iter().find(|(id, (name, ..))| match product {
+            ProductRef::Id(want) => *id == want,
+            ProductRef::Name(want) => name == want,
+        });
+        let (id, (_, product_id, artifact_id, _)) =
+            found.ok_or_else(|| Self::not_found("DescribeProvisionedProduct", "provisioned product"))?;
+        Ok(ProvisionedProduct {
+            id: id.clone(),
+            product_id: product_id.clone(),
+            provisioning_artifact_id: artifact_id.clone(),
+        })
+    }
+
+    async fn find_service_action_id(
+        &self,
+        product_id: &str,
+        provisioning_artifact_id: &str,
+        name: &str,
+        _accept_language: Option<AcceptLanguage>,
+    ) -> Result<Option<String>, CallError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("ListActions {provisioning_artifact_id} {name}"));
+        let ids = self
+            .associations
+            .get(&(product_id.to_owned(), provisioning_artifact_id.to_owned()))
+            .ok_or_else(|| Self::not_found("ListServiceActionsForProvisioningArtifact", "artifact"))?;
+        Ok(ids
+            .iter()
+            .find(|id| self.actions.get(*id).map(String::as_str) == Some(name))
+            .cloned())
+    }
+
+    async fn execute(&self, e: Execution<'_>) -> Result<RecordDetail, CallError> {
+        const OP: &str = "ExecuteProvisionedProductServiceAction";
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("Execute {} {}", e.provisioned_product_id, e.service_action_id));
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        if let Some(delay) = self.execute_delay {
+            tokio::time::sleep(delay).await;
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+
+        if let Some(errors) = self.execute_faults.lock().unwrap().get_mut(e.provisioned_product_id) {
+            if !errors.is_empty() {
+                return Err(errors.remove(0));
+            }
+        }
+        let (name, product_id, artifact_id, status) = self
+            .products
+            .get(e.provisioned_product_id)
+            .ok_or_else(|| Self::not_found(OP, "provisioned product"))?;
+        if !self.actions.contains_key(e.service_action_id) {
+            return Err(Self::not_found(OP, "service action"));
+        }
+        if !self.associations[&(product_id.clone(), artifact_id.clone())]
+            .iter()
+            .any(|a| a == e.service_action_id)
+        {
+            return Err(CallError::service(
+                OP,
+                "InvalidParametersException",
+                Some(400),
+                "action not associated",
+            ));
+        }
+        if status == "UNDER_CHANGE" {
+            return Err(CallError::service(
+                OP,
+                "InvalidStateException",
+                Some(400),
+                "product is under change",
+            ));
+        }
+        let mut records = self.records_by_token.lock().unwrap();
+        let fresh = !records.contains_key(e.execute_token);
+        let n = records.len();
+        let record_id = records
+            .entry(e.execute_token.to_owned())
+            .or_insert_with(|| format!("rec-{n:013}"))
+            .clone();
+        if fresh {
+            self.executions.lock().unwrap().push(Executed {
+                provisioned_product_id: e.provisioned_product_id.to_owned(),
+                service_action_id: e.service_action_id.to_owned(),
+                execute_token: e.execute_token.to_owned(),
+                parameters: e.parameters.clone(),
+                accept_language: e.accept_language,
+            });
+        }
+        Ok(RecordDetail {
+            record_id: Some(record_id),
+            status: Some("CREATED".into()),
+            provisioned_product_id: Some(e.provisioned_product_id.to_owned()),
+            provisioned_product_name: Some(name.clone()),
+            record_type: Some("EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION".into()),
+            created_time: Some("2026-11-26T09:00:00Z".into()),
+            ..Default::default()
+        })
+    }
+}
+
+/// The results queue in memory; can refuse everything, or the results with chosen tokens.
+#[derive(Default)]
+struct FakeQueue {
+    sent: Mutex<Vec<ResultMessage>>,
+    calls: AtomicUsize,
+    refuse_all: bool,
+    refuse_tokens: Mutex<Vec<String>>,
+}
+
+impl ResultPublisher for FakeQueue {
+    async fn publish(&self, results: &[ResultMessage]) -> Vec<Result<(), CallError>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let refuse = self.refuse_tokens.lock().unwrap().clone();
+        results
+            .iter()
+            .map(|r| {
+                if self.refuse_all {
+                    return Err(CallError::service(
+                        "SendMessageBatch",
+                        "AWS.SimpleQueueService.NonExistentQueue",
+                        Some(400),
+                        "The specified queue does not exist",
+                    ));
+                }
+                if refuse.contains(&r.execute_token) {
+                    return Err(CallError::service(
+                        "SendMessageBatch",
+                        "InternalError",
+                        Some(500),
+                        "entry failed",
+                    ));
+                }
+                self.sent.lock().unwrap().push(r.clone());
+                Ok(())
+            })
+            .collect()
+    }
+}
+
+impl FakeQueue {
+    fn sent(&self) -> Vec<ResultMessage> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+type TestHandler = Handler<Arc<FakeCatalog>, Arc<FakeQueue>>;
+
+fn config_with(vars: &[(&str, &str)]) -> Config {
+    let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(|k| {
+        vars.get(k)
+            .cloned()
+            .or_else(|| (k == "RESULTS_QUEUE_URL").then(|| "https://sqs.us-east-1.amazonaws.com/1/results".into()))
+    })
+    .unwrap()
+}
+
+fn handler_with(
+    config: Config,
+    catalog: FakeCatalog,
+    queue: FakeQueue,
+) -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>) {
+    let (catalog, queue) = (Arc::new(catalog), Arc::new(queue));
+    (Handler::new(config, catalog.clone(), queue.clone()), catalog, queue)
+}
+
+fn new_handler() -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>) {
+    handler_with(config_with(&[]), FakeCatalog::seeded(), FakeQueue::default())
+}
+
+fn event(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn invocation(request_id: &str) -> Invocation {
+    Invocation {
+        request_id: request_id.into(),
+        deadline: Some(SystemTime::now() + Duration::from_secs(60)),
+    }
+}
+
+async fn run(handler: &TestHandler, event: Value, request_id: &str) -> Result<Value, InvocationError> {
+    handler.handle(event, &invocation(request_id)).await
+}
+
+fn failures(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .expect("an SQS batch response")
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn message_ids(event: &Value) -> Vec<String> {
+    event["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["messageId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn codes(results: &[ResultMessage]) -> Vec<(String, Outcome, Option<String>)> {
+    results
+        .iter()
+        .map(|r| (r.source.id.clone(), r.outcome, r.error.as_ref().map(|e| e.code.clone())))
+        .collect()
+}
+
+fn params(pairs: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+        .collect()
+}
+
+// ---------------------------------------------------------------- every file in events/
+
+#[test]
+fn every_sample_event_has_a_test() {
+    let mut files: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "direct-request.json",
+            "eventbridge.json",
+            "scheduled-request.json",
+            "sqs-bad-records.json",
+            "sqs-batch.json",
+            "sqs-eventbridge.json",
+            "sqs-fifo-batch.json"
+        ],
+        "a new sample event needs its expectations in tests/handler.rs"
+    );
+}
+
+#[tokio::test]
+async fn sqs_batch_executes_every_record_and_acknowledges_all() {
+    let (handler, catalog, queue) = new_handler();
+    let event = event("sqs-batch.json");
+    let ids = message_ids(&event);
+
+    let response = run(&handler, event, "req-1").await.unwrap();
+
+    assert_eq!(failures(&response), Vec::<String>::new());
+    let sent = queue.sent();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(
+        queue.calls.load(Ordering::SeqCst),
+        1,
+        "all results go out in one publish"
+    );
+    let expected = [
+        (
+            &ids[0],
+            "pp-webprod000001",
+            "act-restart00001",
+            "id:pp-webprod000001",
+            "id:act-restart00001",
+        ),
+        (
+            &ids[1],
+            "pp-webstag000001",
+            "act-rotate000001",
+            "name:web-staging",
+            "name:RotateLogs",
+        ),
+        (
+            &ids[2],
+            "pp-webstag000001",
+            "act-restart00001",
+            "id:pp-webstag000001",
+            "id:act-restart00001",
+        ),
+    ];
+    for (result, (id, pp, act, pl, al)) in sent.iter().zip(expected) {
+        assert_eq!(result.outcome, Outcome::Executed);
+        assert_eq!(result.source.kind, SourceKind::Sqs);
+        assert_eq!(&result.source.id, id);
+        assert_eq!(result.execute_token, execute_token(id, pl, al));
+        assert_eq!(result.provisioned_product_id.as_deref(), Some(pp));
+        assert_eq!(result.service_action_id.as_deref(), Some(act));
+        assert!(result
+            .record_detail
+            .as_ref()
+            .unwrap()
+            .record_id
+            .as_deref()
+            .unwrap()
+            .starts_with("rec-"));
+        assert_eq!(result.error, None);
+    }
+    let executions = catalog.executions();
+    assert_eq!(executions.len(), 3);
+    let by_token: HashMap<_, _> = executions.iter().map(|e| (e.execute_token.clone(), e)).collect();
+    let second = by_token[&sent[1].execute_token];
+    assert_eq!(
+        second.parameters,
+        params(&[("LogGroups", &["/app/web", "/app/worker"]), ("RetentionDays", &["14"])])
+    );
+    assert_eq!(by_token[&sent[0].execute_token].parameters, BTreeMap::new());
+    assert_eq!(
+        by_token[&sent[2].execute_token].accept_language,
+        Some(AcceptLanguage::En)
+    );
+}
+
+#[tokio::test]
+async fn sqs_wrapped_eventbridge_event_takes_its_token_from_the_event_id() {
+    let (handler, catalog, queue) = new_handler();
+    let event = event("sqs-eventbridge.json");
+    let message_id = message_ids(&event)[0].clone();
+
+    let response = run(&handler, event, "req-1").await.unwrap();
+
+    assert_eq!(failures(&response), Vec::<String>::new());
+    let sent = queue.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].source.kind, SourceKind::Sqs);
+    assert_eq!(sent[0].source.id, message_id);
+    assert_eq!(
+        sent[0].execute_token,
+        execute_token(
+            "3b9e1c6a-7f2d-4e1b-a2c8-5d4f00000001",
+            "name:web-prod",
+            "name:RestartService"
+        )
+    );
+    assert_eq!(sent[0].provisioned_product_id.as_deref(), Some("pp-webprod000001"));
+    assert_eq!(sent[0].service_action_id.as_deref(), Some("act-restart00001"));
+    assert_eq!(
+        catalog.executions()[0].parameters,
+        params(&[("Reason", &["health check failed"])])
+    );
+}
+
+#[tokio::test]
+async fn the_same_eventbridge_event_in_two_sqs_messages_runs_once() {
+    let (handler, catalog, queue) = new_handler();
+    let mut twice = event("sqs-eventbridge.json");
+    let mut copy = twice["Records"][0].clone();
+    copy["messageId"] = json!("a9d0c6b2-5e3f-4c1d-8b7a-000000000099");
+    twice["Records"].as_array_mut().unwrap().push(copy);
+
+    let response = run(&handler, twice, "req-1").await.unwrap();
+
+    assert_eq!(failures(&response), Vec::<String>::new());
+    let sent = queue.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].execute_token, sent[1].execute_token);
+    assert_eq!(
+        sent[0].record_detail.as_ref().unwrap().record_id,
+        sent[1].record_detail.as_ref().unwrap().record_id
+    );
+    assert_eq!(catalog.executions().len(), 1);
+}
+
+#[tokio::test]
+async fn eventbridge_event_answers_with_its_published_result() {
+    let (handler, catalog, queue) = new_handler();
+
+    let response = run(&handler, event("eventbridge.json"), "req-9").await.unwrap();
+
+    let sent = queue.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(response, serde_json::to_value(&sent[0]).unwrap());
+    assert_eq!(response["outcome"], "EXECUTED");
+    assert_eq!(
+        response["source"],
+        json!({"kind": "eventbridge", "id": "3b9e1c6a-7f2d-4e1b-a2c8-5d4f00000002"})
+    );
+    assert_eq!(
+        response["executeToken"],
+        execute_token(
+            "3b9e1c6a-7f2d-4e1b-a2c8-5d4f00000002",
+            "id:pp-webstag000001",
+            "id:act-rotate000001"
+        )
+    );
+    assert_eq!(catalog.executions()[0].parameters, params(&[("RetentionDays", &["7"])]));
+    // Ids given: no lookups at all.
+    assert_eq!(catalog.calls(), vec!["Execute pp-webstag000001 act-rotate000001"]);
+}
+
+#[tokio::test]
+async fn direct_request_by_names_resolves_both_and_uses_the_request_id() {
+    let (handler, catalog, queue) = new_handler();
+
+    let response = run(&handler, event("direct-request.json"), "8e2f-request-id")
+        .await
+        .unwrap();
+
+    assert_eq!(response["outcome"], "EXECUTED");
+    assert_eq!(response["source"], json!({"kind": "direct", "id": "8e2f-request-id"}));
+    assert_eq!(response["provisionedProductId"], "pp-webprod000001");
+    assert_eq!(response["serviceActionId"], "act-rotate000001");
+    assert_eq!(
+        response["executeToken"],
+        execute_token("8e2f-request-id", "name:web-prod", "name:RotateLogs")
+    );
+    assert_eq!(
+        catalog.calls(),
+        vec![
+            "Describe Name(\"web-prod\")",
+            "ListActions pa-webapp0000001 RotateLogs",
+            "Execute pp-webprod000001 act-rotate000001"
+        ]
+    );
+    assert_eq!(catalog.executions()[0].accept_language, Some(AcceptLanguage::En));
+    assert_eq!(queue.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn scheduled_request_takes_its_token_from_the_idempotency_key_whatever_the_request_id() {
+    let (handler, catalog, queue) = new_handler();
+
+    let first = run(&handler, event("scheduled-request.json"), "req-a").await.unwrap();
+    let retry = run(&handler, event("scheduled-request.json"), "req-b").await.unwrap();
+
+    let token = execute_token(
+        "nightly-rotate-2026-11-26",
+        "id:pp-webprod000001",
+        "id:act-rotate000001",
+    );
+    assert_eq!(first["executeToken"], token);
+    assert_eq!(retry["executeToken"], token);
+    assert_eq!(first["recordDetail"]["RecordId"], retry["recordDetail"]["RecordId"]);
+    assert_eq!(catalog.executions().len(), 1);
+    assert_eq!(queue.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn bad_records_are_rejected_one_by_one_and_the_good_one_runs() {
+    let (handler, catalog, queue) = new_handler();
+    let event = event("sqs-bad-records.json");
+    let ids = message_ids(&event);
+
+    let response = run(&handler, event, "req-1").await.unwrap();
+
+    assert_eq!(
+        failures(&response),
+        Vec::<String>::new(),
+        "rejections are acknowledged, never retried"
+    );
+    let sent = queue.sent();
+    let code = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        codes(&sent),
+        vec![
+            (ids[0].clone(), Outcome::Executed, None),
+            (ids[1].clone(), Outcome::Rejected, code("InvalidRequest")),
+            (ids[2].clone(), Outcome::Rejected, code("InvalidRequest")),
+            (ids[3].clone(), Outcome::Rejected, code("InvalidRequest")),
+            (ids[4].clone(), Outcome::Rejected, code("InvalidRequest")),
+            (ids[5].clone(), Outcome::Rejected, code("InvalidRequest")),
+            (ids[6].clone(), Outcome::Rejected, code("ResourceNotFoundException")),
+            (ids[7].clone(), Outcome::Rejected, code("ResourceNotFoundException")),
+            (ids[8].clone(), Outcome::Rejected, code("InvalidParametersException")),
+        ]
+    );
+    let message = |i: usize| sent[i].error.as_ref().unwrap().message.clone();
+    assert!(
+        message(1).starts_with("the message body is not valid JSON"),
+        "{}",
+        message(1)
+    );
+    assert_eq!(message(2), "the request must be a JSON object, got an array");
+    assert!(message(3).contains("`provisionedProductId` or `provisionedProductName` is required"));
+    assert!(
+        message(4).contains("`provisionedProductId` must be 1-100 characters"),
+        "{}",
+        message(4)
+    );
+    assert_eq!(
+        message(5),
+        "parameter \"Target\" must be a list of strings, got a string"
+    );
+    assert!(
+        message(7).contains("no service action named \"NoSuchAction\""),
+        "{}",
+        message(7)
+    );
+    // Ids known when rejected are reported; unparsed requests get a token from the message id alone.
+    assert_eq!(sent[1].execute_token, execute_token(&ids[1], "", ""));
+    assert_eq!(sent[6].provisioned_product_id.as_deref(), Some("pp-doesnotexist1"));
+    assert_eq!(sent[7].provisioned_product_id.as_deref(), Some("pp-webprod000001"));
+    assert_eq!(sent[7].service_action_id, None);
+    assert_eq!(catalog.executions().len(), 1);
+}
+
+#[tokio::test]
+async fn fifo_batch_runs_in_order() {
+    let (handler, catalog, queue) = new_handler();
+
+    let response = run(&handler, event("sqs-fifo-batch.json"), "req-1").await.unwrap();
+
+    assert_eq!(failures(&response), Vec::<String>::new());
+    let actions: Vec<_> = catalog
+        .executions()
+        .iter()
+        .map(|e| e.service_action_id.clone())
+        .collect();
+    assert_eq!(actions, ["act-rotate000001", "act-restart00001", "act-rotate000001"]);
+    let sent = queue.sent();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(
+        sent[2].execute_token,
+        execute_token("rotate-after-restart", "name:web-prod", "name:RotateLogs")
+    );
+}
+
+#[tokio::test]
+async fn fifo_batch_stops_at_the_first_record_that_must_retry_and_hands_back_the_rest() {
+    let (handler, catalog, queue) = new_handler();
+    // Record 1 executes; record 2 is throttled; record 3 (same product) must not start.
+    catalog.fail_execute(
+        "pp-webprod000001",
+        vec![CallError::service(
+            "Op",
+            "ThrottlingException",
+            Some(400),
+            "Rate exceeded",
+        )],
+    );
+    let mut event = event("sqs-fifo-batch.json");
+    // Make record 1 act on another product so that only record 2 meets the throttle.
+    event["Records"][0]["body"] =
+        json!(json!({"provisionedProductId": "pp-webstag000001", "serviceActionId": "act-rotate000001"}).to_string());
+    let ids = message_ids(&event);
+
+    let response = run(&handler, event, "req-1").await.unwrap();
+
+    assert_eq!(failures(&response), vec![ids[1].clone(), ids[2].clone()]);
+    assert_eq!(queue.sent().len(), 1);
+    assert_eq!(queue.sent()[0].source.id, ids[0]);
+    assert_eq!(catalog.executions().len(), 1);
+    assert!(
+        !catalog.calls().iter().any(|c| c.contains("Describe")),
+        "record 3 never started: {:?}",
+        catalog.calls()
+    );
+}
+
+#[tokio::test]
+async fn fifo_batch_hands_back_from_the_first_result_that_could_not_be_published() {
+    let (handler, _catalog, queue) = new_handler();
+    let event = event("sqs-fifo-batch.json");
+    let ids = message_ids(&event);
+    let second_token = execute_token(&ids[1], "id:pp-webprod000001", "id:act-restart00001");
+    queue.refuse_tokens.lock().unwrap().push(second_token);
+
+    let response = run(&handler, event, "req-1").await.unwrap();
+
+    assert_eq!(failures(&response), vec![ids[1].clone(), ids[2].clone()]);
+}
+
+// ---------------------------------------------------------------- retry, reject, never lose
+
+#[tokio::test]
+async fn throttled_record_is_handed_back_without_a_result_and_the_redelivery_runs_once() {
+    let (handler, catalog, queue) = new_handler();
+    catalog.fail_execute(
+        "pp-webprod000001",
+        vec![CallError::service(
+            "ExecuteProvisionedProductServiceAction",
+            "ThrottlingException",
+            Some(400),
+            "Rate exceeded",
+        )],
+    );
+    let event = event("sqs-batch.json");
+    let ids = message_ids(&event);
+
+    let first = run(&handler, event.clone(), "req-1").await.unwrap();
+    assert_eq!(failures(&first), vec![ids[0].clone()]);
+    assert_eq!(queue.sent().len(), 2);
+    assert!(queue.sent().iter().all(|r| r.source.id != ids[0]));
+
+    // SQS redelivers the same message id; the others are gone, so only it comes back.
+    let mut redelivery = event.clone();
+    redelivery["Records"].as_array_mut().unwrap().truncate(1);
+    let second = run(&handler, redelivery, "req-2").await.unwrap();
+    assert_eq!(failures(&second), Vec::<String>::new());
+    let sent = queue.sent();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[2].source.id, ids[0]);
+    assert_eq!(sent[2].outcome, Outcome::Executed);
+    assert_eq!(
+        catalog
+            .executions()
+            .iter()
+            .filter(|e| e.provisioned_product_id == "pp-webprod000001")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn redelivered_message_reuses_its_execute_token_and_runs_once() {
+    let (handler, catalog, queue) = new_handler();
+    let event = event("sqs-batch.json");
+
+    run(&handler, event.clone(), "req-1").await.unwrap();
+    run(&handler, event, "req-2").await.unwrap();
+
+    let sent = queue.sent();
+    assert_eq!(sent.len(), 6);
+    for i in 0..3 {
+        assert_eq!(sent[i].execute_token, sent[i + 3].execute_token);
+        assert_eq!(sent[i].record_detail, sent[i + 3].record_detail);
+    }
+    assert_eq!(catalog.executions().len(), 3);
+}
+
+#[tokio::test]
+async fn retryable_errors_hand_the_record_back_and_client_errors_reject_it() {
+    let cases = [
+        ("ThrottlingException", Some(400), true),
+        ("InvalidStateException", Some(400), true),
+        ("InternalFailure", Some(500), true),
+        ("ServiceUnavailable", Some(503), true),
+        ("AccessDeniedException", Some(400), false),
+        ("InvalidParametersException", Some(400), false),
+        ("ResourceNotFoundException", Some(400), false),
+    ];
+    for (code, status, retried) in cases {
+        let (handler, catalog, queue) = new_handler();
+        catalog.fail_execute("pp-webprod000001", vec![CallError::service("Op", code, status, "boom")]);
+        let event = event("sqs-batch.json");
+        let ids = message_ids(&event);
+
+        let response = run(&handler, event, "req").await.unwrap();
+
+        if retried {
+            assert_eq!(failures(&response), vec![ids[0].clone()], "{code}");
+            assert_eq!(queue.sent().len(), 2, "{code}");
+        } else {
+            assert_eq!(failures(&response), Vec::<String>::new(), "{code}");
+            let rejected = queue.sent().into_iter().find(|r| r.source.id == ids[0]).unwrap();
+            assert_eq!(rejected.outcome, Outcome::Rejected);
+            assert_eq!(rejected.error.unwrap().code, code);
+        }
+    }
+    // A timeout or connection failure (after the SDK's retries) is retried too.
+    let (handler, catalog, _queue) = new_handler();
+    catalog.fail_execute(
+        "pp-webprod000001",
+        vec![CallError::transport("Op", "dispatch failure: timed out")],
+    );
+    let event = event("sqs-batch.json");
+    let response = run(&handler, event.clone(), "req").await.unwrap();
+    assert_eq!(failures(&response), vec![message_ids(&event)[0].clone()]);
+}
+
+#[tokio::test]
+async fn product_under_change_is_retried() {
+    let (handler, _catalog, queue) = new_handler();
+    let event = json!({"Records": [
+        {"messageId": "m-1", "body": r#"{"provisionedProductName":"db-migrating","serviceActionName":"RestartService"}"#,
+         "attributes": {}, "eventSource": "aws:sqs"},
+        {"messageId": "m-2", "body": r#"{"provisionedProductId":"pp-webprod000001","serviceActionId":"act-rotate000001"}"#,
+         "attributes": {}, "eventSource": "aws:sqs"}
+    ]});
+
+    let response = run(&handler, event, "req").await.unwrap();
+
+    assert_eq!(failures(&response), vec!["m-1"]);
+    assert_eq!(queue.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_result_that_could_not_be_sent_hands_its_record_back() {
+    let (handler, _catalog, queue) = new_handler();
+    let event = event("sqs-batch.json");
+    let ids = message_ids(&event);
+    queue
+        .refuse_tokens
+        .lock()
+        .unwrap()
+        .push(execute_token(&ids[1], "name:web-staging", "name:RotateLogs"));
+
+    let response = run(&handler, event, "req").await.unwrap();
+
+    assert_eq!(failures(&response), vec![ids[1].clone()]);
+    assert_eq!(queue.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn a_missing_results_queue_fails_the_whole_batch_visibly() {
+    let (handler, catalog, _queue) = handler_with(
+        config_with(&[]),
+        FakeCatalog::seeded(),
+        FakeQueue {
+            refuse_all: true,
+            ..Default::default()
+        },
+    );
+
+    let err = run(&handler, event("sqs-batch.json"), "req").await.unwrap_err();
+
+    assert_eq!(err.error_type(), "BatchFailed");
+    assert!(err.to_string().contains("all 3 records"), "{err}");
+    assert!(err.to_string().contains("NonExistentQueue"), "{err}");
+    assert_eq!(
+        catalog.executions().len(),
+        3,
+        "executed; the redelivery will reuse the tokens"
+    );
+}
+
+#[tokio::test]
+async fn eventbridge_and_direct_failures_fail_the_invocation() {
+    // Retryable Service Catalog error → the invocation fails, nothing published.
+    let (handler, catalog, queue) = new_handler();
+    catalog.fail_execute(
+        "pp-webstag000001",
+        vec![CallError::service("Op", "ThrottlingException", Some(400), "slow down")],
+    );
+    let err = run(&handler, event("eventbridge.json"), "req").await.unwrap_err();
+    assert_eq!(err.error_type(), "RetryableFailure");
+    assert!(err.to_string().contains("ThrottlingException"), "{err}");
+    assert!(queue.sent().is_empty());
+    // Lambda retries with the same event id: same token, runs once.
+    let ok = run(&handler, event("eventbridge.json"), "req-retry").await.unwrap();
+    assert_eq!(ok["outcome"], "EXECUTED");
+    assert_eq!(catalog.executions().len(), 1);
+
+    // Result not published → the invocation fails.
+    let (handler, _catalog, _queue) = handler_with(
+        config_with(&[]),
+        FakeCatalog::seeded(),
+        FakeQueue {
+            refuse_all: true,
+            ..Default::default()
+        },
+    );
+    let err = run(&handler, event("direct-request.json"), "req").await.unwrap_err();
+    assert_eq!(err.error_type(), "ResultNotPublished");
+
+    // A rejected direct request succeeds with its REJECTED result.
+    let (handler, _catalog, queue) = new_handler();
+    let response = run(&handler, json!({"provisionedProductId": "pp-webprod000001"}), "req")
+        .await
+        .unwrap();
+    assert_eq!(response["outcome"], "REJECTED");
+    assert_eq!(response["error"]["code"], "InvalidRequest");
+    assert_eq!(queue.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn events_with_no_identifiable_record_fail_the_invocation_and_run_nothing() {
+    let (handler, catalog, queue) = new_handler();
+    let mut no_id = event("sqs-batch.json");
+    no_id["Records"][2].as_object_mut().unwrap().remove("messageId");
+
+    for (event, expected) in [
+        (no_id, "record 2 has no messageId"),
+        (json!({"foo": "bar"}), "unrecognised event shape"),
+        (json!([1, 2]), "must be a JSON object"),
+    ] {
+        let err = run(&handler, event, "req").await.unwrap_err();
+        assert_eq!(err.error_type(), "InvalidEvent");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    assert!(catalog.calls().is_empty());
+    assert!(queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn empty_batch_answers_with_no_failures() {
+    let (handler, _catalog, queue) = new_handler();
+    let response = run(&handler, json!({"Records": []}), "req").await.unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    assert_eq!(queue.calls.load(Ordering::SeqCst), 0);
+}
+
+// ---------------------------------------------------------------- allow-lists
+
+#[tokio::test]
+async fn allow_lists_reject_before_any_call_when_ids_are_given() {
+    let config = config_with(&[
+        ("ALLOWED_SERVICE_ACTION_IDS", "act-rotate000001"),
+        ("ALLOWED_PROVISIONED_PRODUCT_IDS", "pp-webprod000001"),
+    ]);
+    let (handler, catalog, queue) = handler_with(config, FakeCatalog::seeded(), FakeQueue::default());
+
+    let response = run(&handler, event("eventbridge.json"), "req").await.unwrap();
+
+    assert_eq!(response["outcome"], "REJECTED");
+    assert_eq!(response["error"]["code"], "NotAllowed");
+    assert_eq!(
+        response["error"]["message"],
+        "provisionedProductId: pp-webstag000001 is not in ALLOWED_PROVISIONED_PRODUCT_IDS"
+    );
+    assert!(catalog.calls().is_empty());
+    assert_eq!(queue.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn allow_lists_check_names_after_resolving_them_and_never_execute() {
+    let config = config_with(&[("ALLOWED_SERVICE_ACTION_IDS", "act-restart00001")]);
+    let (handler, catalog, _queue) = handler_with(config, FakeCatalog::seeded(), FakeQueue::default());
+
+    // RotateLogs resolves to act-rotate000001, which is not allowed.
+    let response = run(&handler, event("direct-request.json"), "req").await.unwrap();
+
+    assert_eq!(response["outcome"], "REJECTED");
+    assert_eq!(response["error"]["code"], "NotAllowed");
+    assert!(response["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("act-rotate000001"));
+    assert_eq!(response["serviceActionId"], Value::Null);
+    assert_eq!(response["provisionedProductId"], "pp-webprod000001");
+    assert!(catalog.executions().is_empty());
+    assert!(!catalog.calls().iter().any(|c| c.starts_with("Execute")));
+
+    // An allowed action by name runs.
+    let ok = run(
+        &handler,
+        json!({"provisionedProductName": "web-prod", "serviceActionName": "RestartService"}),
+        "r2",
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok["outcome"], "EXECUTED");
+}
+
+#[tokio::test]
+async fn allow_lists_cannot_be_bypassed_through_an_eventbridge_envelope_in_sqs() {
+    let config = config_with(&[("ALLOWED_SERVICE_ACTION_IDS", "act-rotate000001")]);
+    let (handler, catalog, queue) = handler_with(config, FakeCatalog::seeded(), FakeQueue::default());
+
+    let response = run(&handler, event("sqs-eventbridge.json"), "req").await.unwrap();
+
+    assert_eq!(failures(&response), Vec::<String>::new());
+    assert_eq!(queue.sent()[0].error.as_ref().unwrap().code, "NotAllowed");
+    assert!(catalog.executions().is_empty());
+}
+
+// ---------------------------------------------------------------- batch behaviour
+
+#[tokio::test(start_paused = true)]
+async fn standard_batch_runs_at_most_max_concurrency_records_at_once() {
+    let catalog = FakeCatalog {
+        execute_delay: Some(Duration::from_millis(50)),
+        ..FakeCatalog::seeded()
+    };
+    let (handler, catalog, queue) =
+        handler_with(config_with(&[("MAX_CONCURRENCY", "3")]), catalog, FakeQueue::default());
+    let records: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({"messageId": format!("m-{i}"), "eventSource": "aws:sqs", "attributes": {},
+                   "body": json!({"provisionedProductId": "pp-webprod000001", "serviceActionId": "act-rotate000001"}).to_string()})
+        })
+        .collect();
+
+    let response = handler
+        .handle(
+            json!({"Records": records}),
+            &Invocation {
+                request_id: "r".into(),
+                deadline: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(failures(&response), Vec::<String>::new());
+    assert_eq!(catalog.max_in_flight.load(Ordering::SeqCst), 3);
+    assert_eq!(catalog.executions().len(), 10);
+    let order: Vec<_> = queue.sent().iter().map(|r| r.source.id.clone()).collect();
+    assert_eq!(
+        order,
+        (0..10).map(|i| format!("m-{i}")).collect::<Vec<_>>(),
+        "results keep record order"
+    );
+}
+
+#[tokio::test]
+async fn near_the_deadline_no_new_record_starts_and_the_rest_are_handed_back() {
+    let (handler, catalog, queue) = new_handler();
+    let event = event("sqs-batch.json");
+    let ids = message_ids(&event);
+    // One second left, with the default 3 s margin: only the first record may start.
+    let invocation = Invocation {
+        request_id: "r".into(),
+        deadline: Some(SystemTime::now() + Duration::from_secs(1)),
+    };
+
+    let response = handler.handle(event, &invocation).await.unwrap();
+
+    assert_eq!(failures(&response), vec![ids[1].clone(), ids[2].clone()]);
+    assert_eq!(catalog.executions().len(), 1);
+    assert_eq!(queue.sent().len(), 1);
+    assert_eq!(queue.sent()[0].source.id, ids[0]);
+}
