@@ -15,6 +15,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match &err {
+        // A 2xx the SDK could not read arrives as an "unhandled" service error without a code. The
+        // call may have worked (an action may have started): that is no answer, not a refusal.
+        SdkError::ServiceError(context) if context.err().code().is_none() && context.raw().status().is_success() => {
+            CallError::transport(operation, error_chain(&err))
+        }
         SdkError::ServiceError(context) => {
             let e = context.err();
             let status = context.raw().status().as_u16();
