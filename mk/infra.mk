@@ -39,6 +39,10 @@ sam-build: venv $(SAM_STAMP) ## sam build (rust-cargolambda) into .aws-sam/build
 	  echo "The arm64 Rust target could not be fetched; run 'make sam-build SAM_ARCH=x86_64' and deploy with Architecture=x86_64." >&2; \
 	  exit 2; fi
 	$(SAM) build --beta-features --template-file $(TEMPLATE) --parameter-overrides Architecture=$(SAM_ARCH)
+	@# `sam deploy` reads the built template: make its Architecture default match the binary, so a
+	@# deploy without --parameter-overrides cannot pair an x86_64 binary with an arm64 function.
+	sed -i '/^  Architecture:$$/,/Default:/ s/Default: .*/Default: $(SAM_ARCH)/' .aws-sam/build/template.yaml
+	@grep -A2 '^  Architecture:$$' .aws-sam/build/template.yaml | grep -q 'Default: $(SAM_ARCH)$$'
 	@ls -l .aws-sam/build/ActionRunnerFunction/bootstrap
 
 check-infra: $(INFRA_OK_STAMP) ## cfn-lint, sam validate --lint and checkov on template.yaml
