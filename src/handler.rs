@@ -2,7 +2,7 @@
 //! results before anything is acknowledged.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use futures::stream::{self, StreamExt};
@@ -64,11 +64,25 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
 #[derive(Debug)]
 enum Processed {
     /// EXECUTED or REJECTED: the result must be published before the record is acknowledged.
-    Finished(ResultMessage),
+    Finished(Box<ResultMessage>),
     /// Must be retried; no result is published.
     Retry(RecordError),
     /// Never started (deadline, or after a FIFO failure): handed back untouched.
     NotStarted(&'static str),
+}
+
+/// The invocation's deadline from the Runtime API's `Lambda-Runtime-Deadline-Ms`. Lambda sends epoch
+/// milliseconds; some local runtime emulators (cargo-lambda's `watch`) send a fixed timeout such as
+/// `600000` instead, which read as a timestamp would be in 1970 and stop every batch after its first
+/// record. A value too small to be a timestamp of this century is therefore read as "this many
+/// milliseconds from now". Zero means no deadline is known.
+pub fn deadline_from_runtime(deadline_ms: u64, now: SystemTime) -> Option<SystemTime> {
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    match deadline_ms {
+        0 => None,
+        ms if ms < YEAR_2001_MS => Some(now + Duration::from_millis(ms)),
+        ms => Some(UNIX_EPOCH + Duration::from_millis(ms)),
+    }
 }
 
 /// Whether a record may start: only while more than `margin` remains before the deadline.
@@ -172,11 +186,14 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
             match p {
                 Processed::Finished(result) => {
                     finished_at.push(index);
-                    results.push(result);
+                    results.push(*result);
                     causes.push(None);
                 }
                 Processed::Retry(e) => causes.push(Some(e.to_string())),
-                Processed::NotStarted(why) => causes.push(Some(why.to_owned())),
+                Processed::NotStarted(why) => {
+                    warn!(message_id = %ids[index], reason = why, "record not started; handing it back");
+                    causes.push(Some(why.to_owned()))
+                }
             }
         }
         let sent = if results.is_empty() {
@@ -256,7 +273,7 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
                 span.record("execute_token", token.as_str());
                 info!(field = %e.field, error = %e, "request rejected: invalid");
                 let error = RecordError::InvalidRequest(e).to_result_error();
-                return Processed::Finished(ResultMessage::rejected(item.source, token, None, None, error));
+                return Processed::Finished(Box::new(ResultMessage::rejected(item.source, token, None, None, error)));
             }
         };
 
@@ -273,19 +290,20 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
             Ok(detail) => {
                 info!(record_id = ?detail.record_id, status = ?detail.status, "executed");
                 let (pp, action) = (known.product.unwrap_or_default(), known.action.unwrap_or_default());
-                Processed::Finished(ResultMessage::executed(item.source, token, pp, action, detail))
+                Processed::Finished(Box::new(ResultMessage::executed(
+                    item.source,
+                    token,
+                    pp,
+                    action,
+                    detail,
+                )))
             }
             Err(e) => match e.disposition() {
                 Disposition::Reject => {
                     let error = e.to_result_error();
                     info!(code = %error.code, error = %e, "request rejected");
-                    Processed::Finished(ResultMessage::rejected(
-                        item.source,
-                        token,
-                        known.product,
-                        known.action,
-                        error,
-                    ))
+                    let result = ResultMessage::rejected(item.source, token, known.product, known.action, error);
+                    Processed::Finished(Box::new(result))
                 }
                 Disposition::Retry => {
                     warn!(error = %e, "request must be retried");
@@ -403,6 +421,21 @@ mod tests {
         assert!(!has_time_to_start(now, Some(now + Duration::from_secs(3)), margin));
         assert!(!has_time_to_start(now, Some(now + Duration::from_secs(1)), margin));
         assert!(!has_time_to_start(now, Some(now - Duration::from_secs(1)), margin));
+    }
+
+    #[test]
+    fn runtime_deadlines_are_epoch_millis_or_a_local_emulators_timeout() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_764_150_000);
+        assert_eq!(deadline_from_runtime(0, now), None);
+        assert_eq!(
+            deadline_from_runtime(1_764_150_030_000, now),
+            Some(UNIX_EPOCH + Duration::from_millis(1_764_150_030_000))
+        );
+        // cargo lambda watch sends a fixed 600000.
+        assert_eq!(
+            deadline_from_runtime(600_000, now),
+            Some(now + Duration::from_secs(600))
+        );
     }
 
     #[test]

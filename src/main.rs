@@ -2,13 +2,14 @@
 // The runtime loop around the handler nests futures deeper than the default limit allows.
 #![recursion_limit = "256"]
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
 use sc_action_runner::aws::servicecatalog::ServiceCatalogExecutor;
 use sc_action_runner::aws::sqs::SqsResultPublisher;
+use sc_action_runner::handler::deadline_from_runtime;
 use sc_action_runner::{Config, Handler, Invocation};
 use serde_json::Value;
 
@@ -37,7 +38,7 @@ async fn main() -> Result<(), Error> {
         let (payload, context) = event.into_parts();
         let invocation = Invocation {
             request_id: context.request_id,
-            deadline: (context.deadline > 0).then(|| UNIX_EPOCH + Duration::from_millis(context.deadline)),
+            deadline: deadline_from_runtime(context.deadline, SystemTime::now()),
         };
         handler.handle(payload, &invocation).await
     }))

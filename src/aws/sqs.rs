@@ -103,11 +103,17 @@ impl ResultPublisher for SqsResultPublisher {
             .enumerate()
             .map(|(n, chunk)| self.send_chunk(n * BATCH, chunk));
         if self.fifo {
-            // One call after the other, so the queue keeps the results' order within each group.
-            let mut out = Vec::with_capacity(results.len());
+            // One call after the other, so the queue keeps the results' order within each group; after
+            // a call with a failed entry nothing more is sent, so no later result overtakes it.
+            let mut out: Vec<Result<(), CallError>> = Vec::with_capacity(results.len());
             for chunk in chunks {
+                if out.iter().any(Result::is_err) {
+                    break;
+                }
                 out.extend(chunk.await);
             }
+            let not_sent = CallError::transport(SEND, "not sent: an earlier result for this FIFO queue failed");
+            out.resize(results.len(), Err(not_sent));
             out
         } else {
             join_all(chunks).await.into_iter().flatten().collect()
