@@ -7,7 +7,7 @@ VENV   := $(CURDIR)/.venv
 VENV_STAMP := $(VENV)/.installed-v1
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help venv test lint fmt build demo unit
+.PHONY: help venv test lint fmt demo
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,5 +18,21 @@ $(VENV_STAMP): requirements-dev.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
+
+demo: venv ## the main job, locally: every events/*.json through the built function, results printed
+	cargo build -p sc-action-runner -p sc-local-loop --bins
+	./target/debug/sc-local demo
+
+test: venv ## every test: unit, handler, SDK adapters, emulator, the built binary through the Runtime API, infra checks
+	SC_REQUIRE_LOCAL_LOOP=1 cargo test --workspace --all-targets
+	cargo test --workspace --doc
+	$(MAKE) --no-print-directory check-infra
+
+lint: ## rustfmt check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	cargo fmt --all
 
 -include mk/*.mk

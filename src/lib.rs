@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod logging;
 pub mod outcome;
 pub mod ports;
 pub mod request;

@@ -1,0 +1,500 @@
+//! The local loop: the built `sc-action-runner` binary, driven through the Lambda Runtime API of
+//! `cargo lambda watch --only-lambda-apis`, against moto's SQS server and the Service Catalog
+//! emulator, all on free loopback ports. Used by `make demo` (the `sc-local` binary) and by the
+//! integration tests of the root package.
+//!
+//! Every process started here is killed when the [`LocalLoop`] is dropped (also on panic), so a
+//! failing test or an interrupted demo leaves nothing behind.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use sc_emulator::{EmulatorConfig, EmulatorHandle};
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+pub use sc_emulator;
+
+/// The account id moto uses in queue URLs.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+/// The region everything runs in.
+pub const REGION: &str = "us-east-1";
+
+/// Why the loop could not start or do what was asked.
+#[derive(Debug)]
+pub struct LoopError(pub String);
+
+impl std::fmt::Display for LoopError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LoopError {}
+
+fn err(message: impl Into<String>) -> LoopError {
+    LoopError(message.into())
+}
+
+/// The external programs the loop needs, found on PATH (`make venv` installs both into `.venv`).
+#[derive(Debug, Clone)]
+pub struct Tools {
+    pub moto_server: PathBuf,
+    pub cargo_lambda: PathBuf,
+}
+
+impl Tools {
+    /// Finds `moto_server` and `cargo-lambda` on PATH, or says which is missing and how to get it.
+    pub fn find() -> Result<Tools, LoopError> {
+        let find = |name: &str, package: &str| {
+            which(name).ok_or_else(|| {
+                err(format!(
+                    "`{name}` is not on PATH: run `make venv` (installs {package} into .venv) and put .venv/bin first on PATH"
+                ))
+            })
+        };
+        Ok(Tools {
+            moto_server: find("moto_server", "moto[server]")?,
+            cargo_lambda: find("cargo-lambda", "cargo-lambda")?,
+        })
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// What kind of results queue the function is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultsQueue {
+    Standard,
+    Fifo,
+    /// A URL for a queue that was never created: every publish fails.
+    Missing,
+}
+
+/// How to start the loop.
+#[derive(Debug, Clone)]
+pub struct LoopOptions {
+    /// The built function (`target/debug/sc-action-runner`, or a `bootstrap`).
+    pub function_binary: PathBuf,
+    /// Where `cargo lambda watch` runs (the project root: it reads Cargo metadata there).
+    pub project_dir: PathBuf,
+    /// The function name used on the Runtime API.
+    pub function_name: String,
+    /// Extra environment for the function (allow-lists, MAX_CONCURRENCY, …); wins over defaults.
+    pub function_env: Vec<(String, String)>,
+    pub emulator: EmulatorConfig,
+    pub results_queue: ResultsQueue,
+    /// The function's Runtime API path is scoped to its name; a command to run instead of the
+    /// binary (e.g. a Python peer under awslambdaric) can be given here.
+    pub function_command: Option<Vec<String>>,
+}
+
+impl LoopOptions {
+    pub fn new(function_binary: impl Into<PathBuf>, project_dir: impl Into<PathBuf>) -> Self {
+        LoopOptions {
+            function_binary: function_binary.into(),
+            project_dir: project_dir.into(),
+            function_name: "sc-action-runner".into(),
+            function_env: Vec::new(),
+            emulator: EmulatorConfig::default(),
+            results_queue: ResultsQueue::Standard,
+            function_command: None,
+        }
+    }
+}
+
+/// An invocation that failed: Lambda's `errorType` and `errorMessage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvokeError {
+    pub status: u16,
+    pub error_type: String,
+    pub error_message: String,
+}
+
+impl std::fmt::Display for InvokeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (HTTP {}): {}", self.error_type, self.status, self.error_message)
+    }
+}
+
+/// A running loop. Dropping it kills every process it started.
+pub struct LocalLoop {
+    emulator: EmulatorHandle,
+    _moto: Child,
+    _watch: Child,
+    function: Child,
+    sqs: aws_sdk_sqs::Client,
+    moto_url: String,
+    results_queue_url: String,
+    invoke_port: u16,
+    function_name: String,
+    tools: Tools,
+    work_dir: PathBuf,
+    http: HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+impl Drop for LocalLoop {
+    fn drop(&mut self) {
+        // Children are kill_on_drop; the work dir holds only logs.
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
+}
+
+/// A free loopback port (the OS picks it; the tiny window before the server binds is retried).
+pub fn free_port() -> Result<u16, LoopError> {
+    let listener =
+        TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(|e| err(format!("no free port: {e}")))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| err(e.to_string()))
+}
+
+async fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) -> Result<(), LoopError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(err(format!(
+                "{what} exited ({status}) before listening on {port}:\n{}",
+                tail(log)
+            )));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(err(format!(
+                "{what} did not listen on port {port} within 60 s:\n{}",
+                tail(log)
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The last lines of a log file, for error messages.
+pub fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+fn log_file(path: &Path) -> Result<Stdio, LoopError> {
+    std::fs::File::create(path)
+        .map(Stdio::from)
+        .map_err(|e| err(format!("cannot create {}: {e}", path.display())))
+}
+
+fn work_dir() -> Result<PathBuf, LoopError> {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("sc-local-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+impl LocalLoop {
+    /// Starts moto, the emulator, cargo-lambda's Runtime API and the function; creates the
+    /// results queue. Everything listens on 127.0.0.1 only.
+    pub async fn start(options: LoopOptions) -> Result<LocalLoop, LoopError> {
+        let tools = Tools::find()?;
+        let work_dir = work_dir()?;
+
+        // moto's SQS; a port taken between our probe and its bind is retried with another.
+        let mut attempt = 0;
+        let (moto, moto_port) = loop {
+            attempt += 1;
+            let port = free_port()?;
+            let log = work_dir.join("moto.log");
+            let mut child = Command::new(&tools.moto_server)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(log_file(&log)?)
+                .stderr(log_file(&work_dir.join("moto.err.log"))?)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| err(format!("cannot start moto_server: {e}")))?;
+            match wait_for_port(port, &mut child, "moto_server", &work_dir.join("moto.err.log")).await {
+                Ok(()) => break (child, port),
+                Err(e) if attempt >= 3 => return Err(e),
+                Err(_) => continue,
+            }
+        };
+        let moto_url = format!("http://127.0.0.1:{moto_port}");
+
+        let emulator = sc_emulator::start_local(options.emulator.clone())
+            .await
+            .map_err(|e| err(format!("cannot start the Service Catalog emulator: {e}")))?;
+
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "local-loop",
+            ))
+            .endpoint_url(&moto_url)
+            .load()
+            .await;
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let results_queue_url = match options.results_queue {
+            ResultsQueue::Standard => create_queue(&sqs, "sc-action-results", false).await?,
+            ResultsQueue::Fifo => create_queue(&sqs, "sc-action-results.fifo", true).await?,
+            ResultsQueue::Missing => format!("{moto_url}/{MOTO_ACCOUNT}/sc-action-results-does-not-exist"),
+        };
+
+        // cargo-lambda's Runtime API, without starting a function of its own.
+        let mut attempt = 0;
+        let (watch, invoke_port) = loop {
+            attempt += 1;
+            let port = free_port()?;
+            let log = work_dir.join("watch.log");
+            let mut child = Command::new(&tools.cargo_lambda)
+                .args([
+                    "lambda",
+                    "watch",
+                    "--only-lambda-apis",
+                    "-A",
+                    "127.0.0.1",
+                    "-P",
+                    &port.to_string(),
+                ])
+                .current_dir(&options.project_dir)
+                .stdin(Stdio::null())
+                .stdout(log_file(&log)?)
+                .stderr(log_file(&work_dir.join("watch.err.log"))?)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| err(format!("cannot start cargo lambda watch: {e}")))?;
+            match wait_for_port(port, &mut child, "cargo lambda watch", &log).await {
+                Ok(()) => break (child, port),
+                Err(e) if attempt >= 3 => return Err(e),
+                Err(_) => continue,
+            }
+        };
+
+        let function_log = work_dir.join("function.log");
+        let mut command = match &options.function_command {
+            Some(argv) if !argv.is_empty() => {
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]);
+                c
+            }
+            _ => Command::new(&options.function_binary),
+        };
+        for var in [
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL",
+            "AWS_DEFAULT_REGION",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL_SQS", &moto_url)
+            .env("AWS_ENDPOINT_URL_SERVICE_CATALOG", emulator.url())
+            .env("RESULTS_QUEUE_URL", &results_queue_url)
+            .env("AWS_LAMBDA_FUNCTION_NAME", &options.function_name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{invoke_port}/.rt/{}", options.function_name),
+            )
+            .envs(options.function_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log_file(&function_log)?)
+            .stderr(log_file(&work_dir.join("function.err.log"))?)
+            .kill_on_drop(true);
+        let function = command.spawn().map_err(|e| {
+            err(format!(
+                "cannot start the function {}: {e} (build it first)",
+                options.function_binary.display()
+            ))
+        })?;
+
+        Ok(LocalLoop {
+            emulator,
+            _moto: moto,
+            _watch: watch,
+            function,
+            sqs,
+            moto_url,
+            results_queue_url,
+            invoke_port,
+            function_name: options.function_name,
+            tools,
+            work_dir,
+            http: HttpClient::builder(TokioExecutor::new()).build_http(),
+        })
+    }
+
+    pub fn emulator(&self) -> &EmulatorHandle {
+        &self.emulator
+    }
+
+    pub fn sqs(&self) -> &aws_sdk_sqs::Client {
+        &self.sqs
+    }
+
+    pub fn moto_url(&self) -> &str {
+        &self.moto_url
+    }
+
+    pub fn results_queue_url(&self) -> &str {
+        &self.results_queue_url
+    }
+
+    /// The port of cargo-lambda's invoke endpoint (`cargo lambda invoke -P PORT`).
+    pub fn invoke_port(&self) -> u16 {
+        self.invoke_port
+    }
+
+    pub fn function_name(&self) -> &str {
+        &self.function_name
+    }
+
+    /// Invokes the function through the Runtime API (what `cargo lambda invoke` does).
+    pub async fn invoke(&self, event: &Value) -> Result<Value, InvokeError> {
+        let uri = format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/{}/invocations",
+            self.invoke_port, self.function_name
+        );
+        let fail = |status: u16, error_type: &str, message: String| InvokeError {
+            status,
+            error_type: error_type.into(),
+            error_message: message,
+        };
+        let request = hyper::Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(event.to_string())))
+            .map_err(|e| fail(0, "LocalLoop", e.to_string()))?;
+        let response = tokio::time::timeout(Duration::from_secs(180), self.http.request(request))
+            .await
+            .map_err(|_| fail(0, "LocalLoop", "no response within 180 s".into()))?
+            .map_err(|e| fail(0, "LocalLoop", e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| fail(status, "LocalLoop", e.to_string()))?
+            .to_bytes();
+        let value: Value =
+            serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+        if status == 200 {
+            Ok(value)
+        } else {
+            let text = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            Err(InvokeError {
+                status,
+                error_type: text("errorType"),
+                error_message: text("errorMessage"),
+            })
+        }
+    }
+
+    /// Invokes the function with `cargo lambda invoke --data-file`, as a user would.
+    pub async fn invoke_cli(&self, data_file: &Path) -> std::io::Result<std::process::Output> {
+        Command::new(&self.tools.cargo_lambda)
+            .args([
+                "lambda",
+                "invoke",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &self.invoke_port.to_string(),
+                &self.function_name,
+            ])
+            .arg("--data-file")
+            .arg(data_file)
+            .stdin(Stdio::null())
+            .output()
+            .await
+    }
+
+    /// Receives and deletes every message now on the results queue, in the order received.
+    pub async fn take_results(&self) -> Result<Vec<Value>, LoopError> {
+        let mut out = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.results_queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .visibility_timeout(60)
+                .send()
+                .await
+                .map_err(|e| {
+                    err(format!(
+                        "ReceiveMessage: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            let messages = received.messages();
+            if messages.is_empty() {
+                return Ok(out);
+            }
+            for m in messages {
+                let body = m.body().unwrap_or_default();
+                out.push(serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned())));
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.results_queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(|e| err(format!("DeleteMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
+                }
+            }
+        }
+    }
+
+    /// What the function wrote to stdout/stderr so far (its logs).
+    pub fn function_log(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.work_dir.join(name)).unwrap_or_default();
+        read("function.log") + &read("function.err.log")
+    }
+
+    /// Whether the function process is still running.
+    pub fn function_running(&mut self) -> bool {
+        matches!(self.function.try_wait(), Ok(None))
+    }
+}
+
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> Result<String, LoopError> {
+    let mut request = sqs.create_queue().queue_name(name);
+    if fifo {
+        request = request.attributes(QueueAttributeName::FifoQueue, "true");
+    }
+    let output = request.send().await.map_err(|e| {
+        err(format!(
+            "CreateQueue {name}: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(e)
+        ))
+    })?;
+    output
+        .queue_url()
+        .map(str::to_owned)
+        .ok_or_else(|| err(format!("CreateQueue {name}: no QueueUrl")))
+}
