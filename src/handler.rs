@@ -288,7 +288,12 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
         let mut known = Known::default();
         match self.run(&request, &token, &mut known).await {
             Ok(detail) => {
-                info!(record_id = ?detail.record_id, status = ?detail.status, "executed");
+                let (record_id, status) = (detail.record_id.as_deref(), detail.status.as_deref());
+                info!(
+                    record_id = record_id.unwrap_or_default(),
+                    status = status.unwrap_or_default(),
+                    "executed"
+                );
                 let (pp, action) = (known.product.unwrap_or_default(), known.action.unwrap_or_default());
                 Processed::Finished(Box::new(ResultMessage::executed(
                     item.source,
