@@ -1232,3 +1232,48 @@ async fn a_batch_answered_with_an_unreadable_200_fails_its_results_with_a_retrya
         assert_eq!(err.disposition(), Disposition::Retry);
     }
 }
+
+#[tokio::test]
+async fn a_fifo_queue_sends_nothing_after_a_batch_with_a_failed_entry() {
+    // GIVEN a FIFO results queue whose first batch refuses its fourth entry
+    let seen = Seen::new();
+    let recorder = seen.clone();
+    let rule = mock!(aws_sdk_sqs::Client::send_message_batch)
+        .match_requests(move |r| recorder.record(r))
+        .then_compute_output(|input| {
+            let mut output = all_sent(input);
+            if input
+                .entries()
+                .iter()
+                .any(|e| e.message_deduplication_id() == Some("token-03"))
+            {
+                let successful = output.successful.into_iter().filter(|e| e.id != "3").collect();
+                output.successful = successful;
+                output.failed = vec![BatchResultErrorEntry::builder()
+                    .id("3")
+                    .sender_fault(false)
+                    .code("InternalError")
+                    .message("try again")
+                    .build()
+                    .expect("valid entry")];
+            }
+            output
+        });
+    let publisher = sqs(&[&rule], RESULTS_FIFO_QUEUE);
+
+    // WHEN 15 results are published
+    let outcomes = publisher.publish(&results(15)).await;
+
+    // THEN the second batch was never sent, so no later result overtakes the failed one
+    assert_eq!(seen.all().len(), 1);
+    let failed: Vec<usize> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.is_err())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(failed, [3, 10, 11, 12, 13, 14]);
+    assert_eq!(outcomes[3].as_ref().unwrap_err().code(), "InternalError");
+    assert!(outcomes[10].as_ref().unwrap_err().message.contains("not sent"));
+    assert_eq!(outcomes[10].as_ref().unwrap_err().disposition(), Disposition::Retry);
+}
