@@ -2,6 +2,9 @@
 //! an SQS batch (`Records[]` from `aws:sqs`), an EventBridge event (`detail-type` + `detail`), or a
 //! direct request (an object naming a product or an action). Each request becomes a [`WorkItem`].
 
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::outcome::{Source, SourceKind};
@@ -168,7 +171,11 @@ fn sqs_batch(records: Value) -> Result<Inbound, EventError> {
 /// EventBridge rule with an SQS target delivers). The event id then is the token source, since
 /// EventBridge can deliver one event twice as two SQS messages.
 fn sqs_body(body: &str, message_id: &str) -> (String, Result<Value, RequestError>) {
-    match serde_json::from_str::<Value>(body) {
+    match parse_body(body) {
+        Err(e) if e.classify() == serde_json::error::Category::Data => (
+            message_id.to_owned(),
+            Err(RequestError::new("body", format!("the message body is ambiguous: {e}"))),
+        ),
         Err(e) => (
             message_id.to_owned(),
             Err(RequestError::new(
@@ -181,6 +188,91 @@ fn sqs_body(body: &str, message_id: &str) -> (String, Result<Value, RequestError
             (token_source, detail(&mut obj))
         }
         Ok(value) => (message_id.to_owned(), Ok(value)),
+    }
+}
+
+/// Parses a message body as JSON, refusing an object that gives one key twice. serde_json would
+/// keep the last one, while other parsers (and whatever checked the message before it was sent)
+/// may keep the first: `{"serviceActionId": "act-a", "serviceActionId": "act-b"}` could then be
+/// vetted as one action and run as the other, so the body is rejected instead of guessed at. The
+/// error (serde_json's `Data` category, unlike syntax errors) names the key, never a value.
+///
+/// Events the Lambda runtime parses (EventBridge, direct) never reach this: the runtime has
+/// already kept the last duplicate by the time the handler sees them.
+fn parse_body(body: &str) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(body);
+    let value = UniqueKeys::deserialize(&mut de)?.0;
+    de.end()?;
+    Ok(value)
+}
+
+/// A JSON value whose objects have unique keys; see [`parse_body`].
+struct UniqueKeys(Value);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor).map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> Visitor<'de> for UniqueKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut obj = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if obj.contains_key(&key) {
+                let shown: String = key.chars().take(64).flat_map(char::escape_debug).collect();
+                return Err(de::Error::custom(format_args!(
+                    "key \"{shown}\" appears twice in one object; give each key once"
+                )));
+            }
+            let UniqueKeys(value) = map.next_value()?;
+            obj.insert(key, value);
+        }
+        Ok(Value::Object(obj))
     }
 }
 
@@ -424,5 +516,60 @@ mod tests {
                 fifo: false
             }
         );
+    }
+
+    #[test]
+    fn a_body_with_a_duplicate_key_is_rejected_naming_the_key() {
+        let body = r#"{"provisionedProductId": "pp-1", "serviceActionId": "act-allowed",
+                       "serviceActionId": "act-other"}"#;
+        let Inbound::Sqs { items, .. } = classify(json!({"Records": [sqs_record("m-1", body)]}), "r").unwrap() else {
+            panic!("not sqs")
+        };
+        let err = items[0].payload.clone().unwrap_err();
+        assert_eq!(err.field, "body");
+        assert_eq!(
+            err.message,
+            "the message body is ambiguous: key \"serviceActionId\" appears twice in one object; give each key \
+             once at line 2 column 40"
+        );
+
+        // At any depth: inside a wrapped EventBridge event's detail, and inside parameters.
+        for body in [
+            r#"{"detail-type": "x", "source": "s", "detail": {"serviceActionId": "a", "serviceActionId": "b"}}"#,
+            r#"{"parameters": {"K": ["1"], "K": ["2"]}}"#,
+            r#"[{"a": 1, "a": 1}]"#,
+        ] {
+            let Inbound::Sqs { items, .. } = classify(json!({"Records": [sqs_record("m-1", body)]}), "r").unwrap()
+            else {
+                panic!("not sqs")
+            };
+            let err = items[0].payload.clone().unwrap_err();
+            assert!(
+                err.message.starts_with("the message body is ambiguous: key "),
+                "{body}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn bodies_without_duplicate_keys_parse_exactly_as_serde_json_parses_them() {
+        for body in [
+            r#"{"provisionedProductId": "pp-1", "serviceActionId": "act-1", "parameters": {"K": ["v", "w"]}}"#,
+            r#"{"n": [0, -1, 1.5, 18446744073709551615, -9223372036854775808, 1e300], "b": [true, false, null]}"#,
+            r#"{"nested": {"a": {"a": {"a": "\u00e9\ud83d\ude80"}}}, "a": []}"#,
+            r#""just a string""#,
+            "42",
+        ] {
+            assert_eq!(
+                parse_body(body).unwrap(),
+                serde_json::from_str::<Value>(body).unwrap(),
+                "{body}"
+            );
+        }
+        // Errors other than a duplicate key stay "not valid JSON".
+        for body in ["{", "[1,]", r#"{"a": 1} x"#, &"[".repeat(10_000)] {
+            let e = parse_body(body).unwrap_err();
+            assert_ne!(e.classify(), serde_json::error::Category::Data, "{body}");
+        }
     }
 }
