@@ -1,0 +1,239 @@
+//! In-memory fakes of the two ports for the bad-input and security tests: a trimmed copy of the
+//! ones in tests/handler.rs (kept there, so that file stays whole), seeded from the emulator's seed.
+//! Each test binary uses part of this module.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use sc_action_runner::config::Config;
+use sc_action_runner::error::CallError;
+use sc_action_runner::handler::InvocationError;
+use sc_action_runner::outcome::{RecordDetail, ResultMessage};
+use sc_action_runner::ports::{ActionExecutor, Execution, ProvisionedProduct, ResultPublisher};
+use sc_action_runner::request::{AcceptLanguage, ProductRef};
+use sc_action_runner::{Handler, Invocation};
+use serde_json::{json, Value};
+
+/// One call the fake catalog ran, with what it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    pub provisioned_product_id: String,
+    pub service_action_id: String,
+    pub execute_token: String,
+    pub parameters: BTreeMap<String, Vec<String>>,
+}
+
+/// Service Catalog in memory: the seed's products, actions and associations.
+#[derive(Default)]
+pub struct FakeCatalog {
+    /// id → (name, product id, artifact id)
+    products: HashMap<String, (String, String, String)>,
+    /// action id → name
+    actions: HashMap<String, String>,
+    /// (product id, artifact id) → associated action ids
+    associations: HashMap<(String, String), Vec<String>>,
+    /// Errors Execute returns for a provisioned product id, one per call, before it succeeds.
+    execute_faults: Mutex<HashMap<String, Vec<CallError>>>,
+    calls: Mutex<Vec<String>>,
+    executions: Mutex<Vec<Executed>>,
+}
+
+impl FakeCatalog {
+    pub fn seeded() -> Self {
+        let seed: Value = serde_json::from_str(include_str!("../../emulator/seed.json")).unwrap();
+        let mut fake = FakeCatalog::default();
+        for p in seed["provisionedProducts"].as_array().unwrap() {
+            let s = |k: &str| p[k].as_str().unwrap().to_owned();
+            fake.products
+                .insert(s("Id"), (s("Name"), s("ProductId"), s("ProvisioningArtifactId")));
+        }
+        for a in seed["serviceActions"].as_array().unwrap() {
+            fake.actions
+                .insert(a["Id"].as_str().unwrap().into(), a["Name"].as_str().unwrap().into());
+        }
+        for a in seed["associations"].as_array().unwrap() {
+            let ids = a["ServiceActionIds"].as_array().unwrap().iter();
+            fake.associations.insert(
+                (
+                    a["ProductId"].as_str().unwrap().into(),
+                    a["ProvisioningArtifactId"].as_str().unwrap().into(),
+                ),
+                ids.map(|v| v.as_str().unwrap().to_owned()).collect(),
+            );
+        }
+        fake
+    }
+
+    pub fn fail_execute(&self, pp: &str, errors: Vec<CallError>) {
+        self.execute_faults.lock().unwrap().insert(pp.to_owned(), errors);
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    pub fn executions(&self) -> Vec<Executed> {
+        self.executions.lock().unwrap().clone()
+    }
+
+    fn not_found(op: &'static str, what: &str) -> CallError {
+        CallError::service(op, "ResourceNotFoundException", Some(400), format!("{what} not found"))
+    }
+}
+
+impl ActionExecutor for FakeCatalog {
+    async fn describe_provisioned_product(
+        &self,
+        product: &ProductRef,
+        _accept_language: Option<AcceptLanguage>,
+    ) -> Result<ProvisionedProduct, CallError> {
+        self.calls.lock().unwrap().push(format!("Describe {product:?}"));
+        let found = self.products.iter().find(|(id, (name, ..))| match product {
+            ProductRef::Id(want) => *id == want,
+            ProductRef::Name(want) => name == want,
+        });
+        let (id, (_, product_id, artifact_id)) =
+            found.ok_or_else(|| Self::not_found("DescribeProvisionedProduct", "provisioned product"))?;
+        Ok(ProvisionedProduct {
+            id: id.clone(),
+            product_id: product_id.clone(),
+            provisioning_artifact_id: artifact_id.clone(),
+        })
+    }
+
+    async fn find_service_action_id(
+        &self,
+        product_id: &str,
+        provisioning_artifact_id: &str,
+        name: &str,
+        _accept_language: Option<AcceptLanguage>,
+    ) -> Result<Option<String>, CallError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("ListActions {provisioning_artifact_id} {name}"));
+        let ids = self
+            .associations
+            .get(&(product_id.to_owned(), provisioning_artifact_id.to_owned()))
+            .ok_or_else(|| Self::not_found("ListServiceActionsForProvisioningArtifact", "artifact"))?;
+        Ok(ids
+            .iter()
+            .find(|id| self.actions.get(*id).map(String::as_str) == Some(name))
+            .cloned())
+    }
+
+    async fn execute(&self, e: Execution<'_>) -> Result<RecordDetail, CallError> {
+        const OP: &str = "ExecuteProvisionedProductServiceAction";
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("Execute {} {}", e.provisioned_product_id, e.service_action_id));
+        if let Some(errors) = self.execute_faults.lock().unwrap().get_mut(e.provisioned_product_id) {
+            if !errors.is_empty() {
+                return Err(errors.remove(0));
+            }
+        }
+        let (name, product_id, artifact_id) = self
+            .products
+            .get(e.provisioned_product_id)
+            .ok_or_else(|| Self::not_found(OP, "provisioned product"))?;
+        let associated = self
+            .associations
+            .get(&(product_id.clone(), artifact_id.clone()))
+            .is_some_and(|ids| ids.iter().any(|a| a == e.service_action_id));
+        if !associated {
+            return Err(CallError::service(
+                OP,
+                "InvalidParametersException",
+                Some(400),
+                "action not associated",
+            ));
+        }
+        let mut executions = self.executions.lock().unwrap();
+        executions.push(Executed {
+            provisioned_product_id: e.provisioned_product_id.to_owned(),
+            service_action_id: e.service_action_id.to_owned(),
+            execute_token: e.execute_token.to_owned(),
+            parameters: e.parameters.clone(),
+        });
+        Ok(RecordDetail {
+            record_id: Some(format!("rec-{:013}", executions.len())),
+            status: Some("CREATED".into()),
+            provisioned_product_id: Some(e.provisioned_product_id.to_owned()),
+            provisioned_product_name: Some(name.clone()),
+            ..Default::default()
+        })
+    }
+}
+
+/// The results queue in memory.
+#[derive(Default)]
+pub struct FakeQueue {
+    sent: Mutex<Vec<ResultMessage>>,
+}
+
+impl ResultPublisher for FakeQueue {
+    async fn publish(&self, results: &[ResultMessage]) -> Vec<Result<(), CallError>> {
+        self.sent.lock().unwrap().extend(results.iter().cloned());
+        results.iter().map(|_| Ok(())).collect()
+    }
+}
+
+impl FakeQueue {
+    pub fn sent(&self) -> Vec<ResultMessage> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+pub type TestHandler = Handler<Arc<FakeCatalog>, Arc<FakeQueue>>;
+
+/// A configuration with the results queue set and `vars` on top.
+pub fn config_with(vars: &[(&str, &str)]) -> Config {
+    let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(|k| {
+        vars.get(k)
+            .cloned()
+            .or_else(|| (k == "RESULTS_QUEUE_URL").then(|| "https://sqs.us-east-1.amazonaws.com/1/results".into()))
+    })
+    .unwrap()
+}
+
+/// A handler over a freshly seeded catalog and an empty queue, with handles on both.
+pub fn handler(vars: &[(&str, &str)]) -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>) {
+    let (catalog, queue) = (Arc::new(FakeCatalog::seeded()), Arc::new(FakeQueue::default()));
+    (
+        Handler::new(config_with(vars), catalog.clone(), queue.clone()),
+        catalog,
+        queue,
+    )
+}
+
+pub async fn run(handler: &TestHandler, event: Value) -> Result<Value, InvocationError> {
+    let invocation = Invocation {
+        request_id: "req-bad-input".into(),
+        deadline: Some(SystemTime::now() + Duration::from_secs(60)),
+    };
+    handler.handle(event, &invocation).await
+}
+
+/// An SQS record as the event source mapping delivers it, with `body` as its body.
+pub fn sqs_record(message_id: &str, body: &str) -> Value {
+    json!({
+        "messageId": message_id,
+        "receiptHandle": "AQEB-bad-input",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "00000000000000000000000000000000",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sc-action-requests",
+        "awsRegion": "us-east-1"
+    })
+}
+
+/// A one-record SQS batch.
+pub fn sqs_event(body: &str) -> Value {
+    json!({ "Records": [sqs_record("m-bad-1", body)] })
+}
