@@ -3,15 +3,22 @@
 //!   first, case variants, surrounding whitespace, PascalCase aliases, duplicate keys, an EventBridge
 //!   envelope inside SQS): nothing outside them is ever executed;
 //! - parameter values (which can carry secrets) never reach the logs, at any level and in either log
-//!   format, nor any result or error message, whether the request runs, is rejected or is retried.
+//!   format, nor any result or error message, whether the request runs, is rejected or is retried;
+//!   nor does the AWS SDK log them at TRACE when the real Service Catalog adapter sends them.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use aws_sdk_servicecatalog::config::http::HttpResponse;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use aws_smithy_runtime_api::http::StatusCode;
+use sc_action_runner::aws::servicecatalog::ServiceCatalogExecutor;
 use sc_action_runner::error::CallError;
 use sc_action_runner::outcome::Outcome;
+use sc_action_runner::ports::{ActionExecutor, Execution};
 use serde_json::{json, Value};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -476,4 +483,43 @@ async fn parameter_values_never_reach_json_logs_at_trace_level() {
     for line in logs.lines() {
         serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
     }
+}
+
+#[tokio::test]
+async fn the_sdk_does_not_log_parameter_values_at_trace_level_when_the_adapter_sends_them() {
+    // GIVEN the real adapter over a real SDK client whose HTTP layer answers 500 (so the SDK retries,
+    // logging every attempt), and every target at TRACE
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let rule =
+        mock!(aws_sdk_servicecatalog::Client::execute_provisioned_product_service_action).then_http_response(|| {
+            HttpResponse::new(
+                StatusCode::try_from(500).expect("a status"),
+                r#"{"__type":"InternalFailure"}"#.into(),
+            )
+        });
+    let client = mock_client!(aws_sdk_servicecatalog, RuleMode::MatchAny, &[&rule]);
+    let parameters = BTreeMap::from([(KEY.to_owned(), vec![SECRET.to_owned()])]);
+
+    // WHEN it sends a request carrying the secret
+    let result = ServiceCatalogExecutor::new(client)
+        .execute(Execution {
+            provisioned_product_id: ALLOWED_PRODUCT,
+            service_action_id: ALLOWED_ACTION,
+            execute_token: "token-1",
+            parameters: &parameters,
+            accept_language: None,
+        })
+        .await;
+
+    // THEN the SDK's request, signing and response traces are there, and the secret is not
+    let logs = logs.text();
+    assert!(result.is_err());
+    assert!(logs.contains("transmitting request"), "{logs}");
+    assert!(!logs.contains(SECRET), "the SDK logged a parameter value:\n{logs}");
 }
