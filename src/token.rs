@@ -29,7 +29,7 @@ pub fn execute_token(source: &str, product_label: &str, action_label: &str) -> S
         }
         hasher.update(part.as_bytes());
     }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(hasher.finalize())
 }
 
 /// Whether `token` is acceptable to the API: 1–128 of `[a-zA-Z0-9][a-zA-Z0-9_-]*`.

@@ -257,7 +257,8 @@ impl LocalLoop {
             ResultsQueue::Missing => format!("{moto_url}/{MOTO_ACCOUNT}/sc-action-results-does-not-exist"),
         };
 
-        // cargo-lambda's Runtime API, without starting a function of its own.
+        // cargo-lambda's Runtime API, without starting a function of its own (and without
+        // reloading when files in the workspace change).
         let mut attempt = 0;
         let (watch, invoke_port) = loop {
             attempt += 1;
@@ -268,6 +269,7 @@ impl LocalLoop {
                     "lambda",
                     "watch",
                     "--only-lambda-apis",
+                    "--ignore-changes",
                     "-A",
                     "127.0.0.1",
                     "-P",
