@@ -9,6 +9,8 @@ use crate::request::{is_valid_id, AcceptLanguage};
 pub const DEFAULT_MAX_CONCURRENCY: usize = 10;
 /// Default time kept in reserve before the invocation's deadline: no record starts after it.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(3000);
+/// Default limit on one attempt of an AWS call (connect, send, answer); the SDK makes up to 3 attempts.
+pub const DEFAULT_SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub struct Config {
     pub allowed_provisioned_product_ids: Option<BTreeSet<String>>,
     /// No record starts when less than this remains before the deadline (`DEADLINE_MARGIN_MS`).
     pub deadline_margin: Duration,
+    /// One attempt of an AWS call is abandoned (and retried) after this long (`SDK_ATTEMPT_TIMEOUT_MS`).
+    /// Local fault tests shorten it so that latency spikes past it happen in reasonable time.
+    pub sdk_attempt_timeout: Duration,
 }
 
 /// Why the configuration cannot be used; the function then fails at init.
@@ -85,6 +90,19 @@ impl Config {
             })?),
         };
 
+        let sdk_attempt_timeout = match non_empty("SDK_ATTEMPT_TIMEOUT_MS") {
+            None => DEFAULT_SDK_ATTEMPT_TIMEOUT,
+            Some(v) => match v.parse::<u64>() {
+                Ok(ms) if (100..=900_000).contains(&ms) => Duration::from_millis(ms),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "SDK_ATTEMPT_TIMEOUT_MS",
+                        reason: format!("expected milliseconds from 100 to 900000, got {v:?}"),
+                    })
+                }
+            },
+        };
+
         Ok(Config {
             results_queue_url,
             max_concurrency,
@@ -95,6 +113,7 @@ impl Config {
                 lookup("ALLOWED_PROVISIONED_PRODUCT_IDS"),
             )?,
             deadline_margin,
+            sdk_attempt_timeout,
         })
     }
 
@@ -161,6 +180,7 @@ mod tests {
         assert_eq!(c.allowed_service_action_ids, None);
         assert_eq!(c.allowed_provisioned_product_ids, None);
         assert_eq!(c.deadline_margin, Duration::from_millis(3000));
+        assert_eq!(c.sdk_attempt_timeout, Duration::from_secs(10));
         assert!(!c.results_queue_is_fifo());
     }
 
@@ -173,6 +193,7 @@ mod tests {
             ("ALLOWED_SERVICE_ACTION_IDS", " act-a , act-b,,"),
             ("ALLOWED_PROVISIONED_PRODUCT_IDS", "pp-1"),
             ("DEADLINE_MARGIN_MS", "1500"),
+            ("SDK_ATTEMPT_TIMEOUT_MS", "750"),
         ])
         .unwrap();
         assert!(c.results_queue_is_fifo());
@@ -187,6 +208,7 @@ mod tests {
             Some(["pp-1".to_string()].into_iter().collect())
         );
         assert_eq!(c.deadline_margin, Duration::from_millis(1500));
+        assert_eq!(c.sdk_attempt_timeout, Duration::from_millis(750));
     }
 
     #[test]
@@ -204,6 +226,8 @@ mod tests {
             ("ALLOWED_SERVICE_ACTION_IDS", "act-1,Restart Service"),
             ("ALLOWED_PROVISIONED_PRODUCT_IDS", "pp 1"),
             ("DEADLINE_MARGIN_MS", "-5"),
+            ("SDK_ATTEMPT_TIMEOUT_MS", "0"),
+            ("SDK_ATTEMPT_TIMEOUT_MS", "1s"),
             ("RESULTS_QUEUE_URL", "results"),
         ] {
             let vars = if name == "RESULTS_QUEUE_URL" {

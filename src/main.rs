@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
     // AWS_ENDPOINT_URL_SQS) come from the standard environment, so local emulators need no code.
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(config.sdk_attempt_timeout)
         .build();
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
