@@ -22,6 +22,12 @@ use tokio::process::{Child, Command};
 
 pub use sc_emulator;
 
+pub mod proxy;
+pub mod queues;
+
+pub use proxy::OutageProxy;
+pub use queues::{queue_depth, QueueDepth, QueuePair};
+
 /// The account id moto uses in queue URLs.
 pub const MOTO_ACCOUNT: &str = "123456789012";
 /// The region everything runs in.
@@ -135,6 +141,8 @@ pub struct LocalLoop {
     _moto: Child,
     _watch: Child,
     function: Child,
+    /// How to start another function process: program, arguments and environment.
+    function_launch: FunctionLaunch,
     sqs: aws_sdk_sqs::Client,
     moto_url: String,
     results_queue_url: String,
@@ -289,44 +297,36 @@ impl LocalLoop {
             }
         };
 
-        let function_log = work_dir.join("function.log");
-        let mut command = match &options.function_command {
-            Some(argv) if !argv.is_empty() => {
-                let mut c = Command::new(&argv[0]);
-                c.args(&argv[1..]);
-                c
-            }
-            _ => Command::new(&options.function_binary),
+        let program = match &options.function_command {
+            Some(argv) if !argv.is_empty() => argv.clone(),
+            _ => vec![options.function_binary.display().to_string()],
         };
-        for var in [
-            "AWS_PROFILE",
-            "AWS_SESSION_TOKEN",
-            "AWS_ENDPOINT_URL",
-            "AWS_DEFAULT_REGION",
-        ] {
-            command.env_remove(var);
-        }
-        command
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL_SQS", &moto_url)
-            .env("AWS_ENDPOINT_URL_SERVICE_CATALOG", emulator.url())
-            .env("RESULTS_QUEUE_URL", &results_queue_url)
-            .env("AWS_LAMBDA_FUNCTION_NAME", &options.function_name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
+        let mut env: Vec<(String, String)> = [
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("AWS_ENDPOINT_URL_SQS", moto_url.clone()),
+            ("AWS_ENDPOINT_URL_SERVICE_CATALOG", emulator.url()),
+            ("RESULTS_QUEUE_URL", results_queue_url.clone()),
+            ("AWS_LAMBDA_FUNCTION_NAME", options.function_name.clone()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+            (
                 "AWS_LAMBDA_RUNTIME_API",
                 format!("http://127.0.0.1:{invoke_port}/.rt/{}", options.function_name),
-            )
-            .envs(options.function_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(log_file(&function_log)?)
-            .stderr(log_file(&work_dir.join("function.err.log"))?)
-            .kill_on_drop(true);
-        let function = command.spawn().map_err(|e| {
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.extend(options.function_env.iter().cloned());
+        let function_launch = FunctionLaunch {
+            program,
+            env,
+            work_dir: work_dir.clone(),
+        };
+        let function = function_launch.spawn("function", &[]).map_err(|e| {
             err(format!(
                 "cannot start the function {}: {e} (build it first)",
                 options.function_binary.display()
@@ -338,6 +338,7 @@ impl LocalLoop {
             _moto: moto,
             _watch: watch,
             function,
+            function_launch,
             sqs,
             moto_url,
             results_queue_url,
@@ -376,6 +377,12 @@ impl LocalLoop {
 
     /// Invokes the function through the Runtime API (what `cargo lambda invoke` does).
     pub async fn invoke(&self, event: &Value) -> Result<Value, InvokeError> {
+        self.invoke_within(event, Duration::from_secs(180)).await
+    }
+
+    /// Invokes the function and gives up after `timeout`, as Lambda does at a function's timeout
+    /// (the error then has status 0 and type `LocalLoop`). The function itself is not stopped.
+    pub async fn invoke_within(&self, event: &Value, timeout: Duration) -> Result<Value, InvokeError> {
         let uri = format!(
             "http://127.0.0.1:{}/2015-03-31/functions/{}/invocations",
             self.invoke_port, self.function_name
@@ -389,17 +396,24 @@ impl LocalLoop {
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(event.to_string())))
             .map_err(|e| fail(0, "LocalLoop", e.to_string()))?;
-        let response = tokio::time::timeout(Duration::from_secs(180), self.http.request(request))
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| fail(0, "LocalLoop", e.to_string()))?;
+            let status = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| fail(status, "LocalLoop", e.to_string()))?
+                .to_bytes();
+            Ok((status, body))
+        };
+        let (status, body) = tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| fail(0, "LocalLoop", "no response within 180 s".into()))?
-            .map_err(|e| fail(0, "LocalLoop", e.to_string()))?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| fail(status, "LocalLoop", e.to_string()))?
-            .to_bytes();
+            .map_err(|_| fail(0, "LocalLoop", format!("no response within {} ms", timeout.as_millis())))??;
         let value: Value =
             serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
         if status == 200 {
@@ -482,9 +496,99 @@ impl LocalLoop {
     pub fn function_running(&mut self) -> bool {
         matches!(self.function.try_wait(), Ok(None))
     }
+
+    /// Kills the function process that [`LocalLoop::start`] began (SIGKILL, like Lambda ending an
+    /// execution environment at its timeout) and waits for it to exit. Processes from
+    /// [`LocalLoop::spawn_function`] are not touched.
+    pub async fn stop_function(&mut self) -> Result<(), LoopError> {
+        self.function
+            .kill()
+            .await
+            .map_err(|e| err(format!("cannot kill the function: {e}")))
+    }
+
+    /// Starts one more function process on the same Runtime API: another execution environment of
+    /// the same function, so that invocations run concurrently, as on Lambda. `extra_env` wins over
+    /// the loop's environment (e.g. `DEADLINE_MARGIN_MS` for one environment only). Its stdout and
+    /// stderr go to `<label>.log` in the loop's work dir; `label` must be unique.
+    pub fn spawn_function(&self, label: &str, extra_env: &[(String, String)]) -> Result<FunctionProcess, LoopError> {
+        let child = self
+            .function_launch
+            .spawn(label, extra_env)
+            .map_err(|e| err(format!("cannot start function process {label}: {e}")))?;
+        Ok(FunctionProcess {
+            child,
+            log: self.work_dir.join(format!("{label}.log")),
+        })
+    }
+
+    /// Creates a queue in moto whose RedrivePolicy moves a message to its own dead-letter queue
+    /// (`<name>-dlq`) once it was received `max_receive_count` times without being deleted.
+    pub async fn create_queue_with_dlq(&self, name: &str, max_receive_count: u32) -> Result<QueuePair, LoopError> {
+        QueuePair::create(&self.sqs, name, max_receive_count).await
+    }
 }
 
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> Result<String, LoopError> {
+/// Program, arguments and environment of a function process; every process of the loop starts alike.
+#[derive(Debug, Clone)]
+struct FunctionLaunch {
+    program: Vec<String>,
+    env: Vec<(String, String)>,
+    work_dir: PathBuf,
+}
+
+impl FunctionLaunch {
+    fn spawn(&self, label: &str, extra_env: &[(String, String)]) -> std::io::Result<Child> {
+        let stdout = std::fs::File::create(self.work_dir.join(format!("{label}.log")))?;
+        let stderr = std::fs::File::create(self.work_dir.join(format!("{label}.err.log")))?;
+        let mut command = Command::new(&self.program[0]);
+        command.args(&self.program[1..]);
+        for var in [
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL",
+            "AWS_DEFAULT_REGION",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .envs(self.env.iter().chain(extra_env).map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(true)
+            .spawn()
+    }
+}
+
+/// A function process started with [`LocalLoop::spawn_function`]; killed when dropped.
+pub struct FunctionProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl FunctionProcess {
+    /// Kills the process (SIGKILL: an invocation in progress ends without an answer, as when Lambda
+    /// stops an execution environment at the function's timeout) and waits for it to exit.
+    pub async fn kill(&mut self) -> Result<(), LoopError> {
+        self.child
+            .kill()
+            .await
+            .map_err(|e| err(format!("cannot kill a function process: {e}")))
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// What the process wrote to stdout so far (its logs).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+pub(crate) async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> Result<String, LoopError> {
     let mut request = sqs.create_queue().queue_name(name);
     if fifo {
         request = request.attributes(QueueAttributeName::FifoQueue, "true");
