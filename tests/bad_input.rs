@@ -12,7 +12,7 @@ use sc_action_runner::outcome::{Outcome, SourceKind};
 use sc_action_runner::token::is_valid_execute_token;
 use serde_json::{json, Map, Value};
 
-use support::{handler, run, sqs_event};
+use support::{new_handler, run, sqs_event};
 
 /// Longest message any rejection may carry: a huge input must not come back whole.
 const MAX_MESSAGE_LEN: usize = 1024;
@@ -86,9 +86,9 @@ async fn check(case: &Value) -> Result<(), String> {
     let is_batch = event.get("Records").is_some();
     let vars = config_of(case);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (handler, catalog, queue) = handler(&vars);
+    let (handler, catalog, queue) = new_handler(&vars);
 
-    let outcome = std::panic::AssertUnwindSafe(run(&handler, event))
+    let outcome = std::panic::AssertUnwindSafe(run(&handler, event, "req-bad-input"))
         .catch_unwind()
         .await
         .map_err(|_| format!("{name}: the handler panicked"))?;
@@ -199,9 +199,9 @@ async fn a_duplicate_key_in_a_runtime_parsed_event_keeps_the_last_value() {
     let raw = r#"{"provisionedProductId": "pp-webprod000001",
                   "serviceActionId": "act-orphan000001", "serviceActionId": "act-restart00001"}"#;
     let event: Value = serde_json::from_str(raw).unwrap();
-    let (handler, catalog, _queue) = handler(&[]);
+    let (handler, catalog, _queue) = new_handler(&[]);
 
-    let response = run(&handler, event).await.unwrap();
+    let response = run(&handler, event, "req-bad-input").await.unwrap();
 
     assert_eq!(response["outcome"], "EXECUTED");
     assert_eq!(catalog.executions()[0].service_action_id, "act-restart00001");

@@ -1,301 +1,28 @@
-//! The handler over every sample event in events/, with small in-memory fakes of the two ports.
-//! The fake catalog is seeded from the emulator's seed file, so these expectations match `make demo`.
+//! The handler over every sample event in events/, with the in-memory fakes of the two ports in
+//! tests/support. The fake catalog is seeded from the emulator's seed file, so these expectations
+//! match `make demo`.
+
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use sc_action_runner::config::Config;
 use sc_action_runner::error::CallError;
-use sc_action_runner::handler::InvocationError;
-use sc_action_runner::outcome::{Outcome, RecordDetail, ResultMessage, SourceKind};
-use sc_action_runner::ports::{ActionExecutor, Execution, ProvisionedProduct, ResultPublisher};
-use sc_action_runner::request::{AcceptLanguage, ProductRef};
+use sc_action_runner::outcome::{Outcome, ResultMessage, SourceKind};
+use sc_action_runner::request::AcceptLanguage;
 use sc_action_runner::token::execute_token;
-use sc_action_runner::{Handler, Invocation};
+use sc_action_runner::Invocation;
 use serde_json::{json, Value};
 
-// ---------------------------------------------------------------- fakes
-
-/// One execution the fake catalog ran.
-#[derive(Debug, Clone, PartialEq)]
-struct Executed {
-    provisioned_product_id: String,
-    service_action_id: String,
-    execute_token: String,
-    parameters: BTreeMap<String, Vec<String>>,
-    accept_language: Option<AcceptLanguage>,
-}
-
-/// Service Catalog in memory, with the emulator's seed and the API's documented behaviour.
-#[derive(Default)]
-struct FakeCatalog {
-    /// id → (name, product id, artifact id, status)
-    products: HashMap<String, (String, String, String, String)>,
-    /// action id → name
-    actions: HashMap<String, String>,
-    /// (product id, artifact id) → associated action ids
-    associations: HashMap<(String, String), Vec<String>>,
-    /// Errors Execute returns for a provisioned product id, one per call, before it succeeds.
-    execute_faults: Mutex<HashMap<String, Vec<CallError>>>,
-    calls: Mutex<Vec<String>>,
-    executions: Mutex<Vec<Executed>>,
-    records_by_token: Mutex<HashMap<String, String>>,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-    execute_delay: Option<Duration>,
-}
-
-impl FakeCatalog {
-    fn seeded() -> Self {
-        let seed: Value = serde_json::from_str(include_str!("../emulator/seed.json")).unwrap();
-        let mut fake = FakeCatalog::default();
-        for p in seed["provisionedProducts"].as_array().unwrap() {
-            let s = |k: &str| p[k].as_str().unwrap().to_owned();
-            fake.products.insert(
-                s("Id"),
-                (s("Name"), s("ProductId"), s("ProvisioningArtifactId"), s("Status")),
-            );
-        }
-        for a in seed["serviceActions"].as_array().unwrap() {
-            fake.actions
-                .insert(a["Id"].as_str().unwrap().into(), a["Name"].as_str().unwrap().into());
-        }
-        for a in seed["associations"].as_array().unwrap() {
-            let ids = a["ServiceActionIds"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().to_owned());
-            fake.associations.insert(
-                (
-                    a["ProductId"].as_str().unwrap().into(),
-                    a["ProvisioningArtifactId"].as_str().unwrap().into(),
-                ),
-                ids.collect(),
-            );
-        }
-        fake
-    }
-
-    fn fail_execute(&self, pp: &str, errors: Vec<CallError>) {
-        self.execute_faults.lock().unwrap().insert(pp.to_owned(), errors);
-    }
-
-    fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().clone()
-    }
-
-    fn executions(&self) -> Vec<Executed> {
-        self.executions.lock().unwrap().clone()
-    }
-
-    fn not_found(op: &'static str, what: &str) -> CallError {
-        CallError::service(op, "ResourceNotFoundException", Some(400), format!("{what} not found"))
-    }
-}
-
-impl ActionExecutor for FakeCatalog {
-    async fn describe_provisioned_product(
-        &self,
-        product: &ProductRef,
-        _accept_language: Option<AcceptLanguage>,
-    ) -> Result<ProvisionedProduct, CallError> {
-        self.calls.lock().unwrap().push(format!("Describe {product:?}"));
-        let found = self.products.iter().find(|(id, (name, ..))| match product {
-            ProductRef::Id(want) => *id == want,
-            ProductRef::Name(want) => name == want,
-        });
-        let (id, (_, product_id, artifact_id, _)) =
-            found.ok_or_else(|| Self::not_found("DescribeProvisionedProduct", "provisioned product"))?;
-        Ok(ProvisionedProduct {
-            id: id.clone(),
-            product_id: product_id.clone(),
-            provisioning_artifact_id: artifact_id.clone(),
-        })
-    }
-
-    async fn find_service_action_id(
-        &self,
-        product_id: &str,
-        provisioning_artifact_id: &str,
-        name: &str,
-        _accept_language: Option<AcceptLanguage>,
-    ) -> Result<Option<String>, CallError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("ListActions {provisioning_artifact_id} {name}"));
-        let ids = self
-            .associations
-            .get(&(product_id.to_owned(), provisioning_artifact_id.to_owned()))
-            .ok_or_else(|| Self::not_found("ListServiceActionsForProvisioningArtifact", "artifact"))?;
-        Ok(ids
-            .iter()
-            .find(|id| self.actions.get(*id).map(String::as_str) == Some(name))
-            .cloned())
-    }
-
-    async fn execute(&self, e: Execution<'_>) -> Result<RecordDetail, CallError> {
-        const OP: &str = "ExecuteProvisionedProductServiceAction";
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("Execute {} {}", e.provisioned_product_id, e.service_action_id));
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        if let Some(delay) = self.execute_delay {
-            tokio::time::sleep(delay).await;
-        }
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-
-        if let Some(errors) = self.execute_faults.lock().unwrap().get_mut(e.provisioned_product_id) {
-            if !errors.is_empty() {
-                return Err(errors.remove(0));
-            }
-        }
-        let (name, product_id, artifact_id, status) = self
-            .products
-            .get(e.provisioned_product_id)
-            .ok_or_else(|| Self::not_found(OP, "provisioned product"))?;
-        if !self.actions.contains_key(e.service_action_id) {
-            return Err(Self::not_found(OP, "service action"));
-        }
-        if !self.associations[&(product_id.clone(), artifact_id.clone())]
-            .iter()
-            .any(|a| a == e.service_action_id)
-        {
-            return Err(CallError::service(
-                OP,
-                "InvalidParametersException",
-                Some(400),
-                "action not associated",
-            ));
-        }
-        if status == "UNDER_CHANGE" {
-            return Err(CallError::service(
-                OP,
-                "InvalidStateException",
-                Some(400),
-                "product is under change",
-            ));
-        }
-        let mut records = self.records_by_token.lock().unwrap();
-        let fresh = !records.contains_key(e.execute_token);
-        let n = records.len();
-        let record_id = records
-            .entry(e.execute_token.to_owned())
-            .or_insert_with(|| format!("rec-{n:013}"))
-            .clone();
-        if fresh {
-            self.executions.lock().unwrap().push(Executed {
-                provisioned_product_id: e.provisioned_product_id.to_owned(),
-                service_action_id: e.service_action_id.to_owned(),
-                execute_token: e.execute_token.to_owned(),
-                parameters: e.parameters.clone(),
-                accept_language: e.accept_language,
-            });
-        }
-        Ok(RecordDetail {
-            record_id: Some(record_id),
-            status: Some("CREATED".into()),
-            provisioned_product_id: Some(e.provisioned_product_id.to_owned()),
-            provisioned_product_name: Some(name.clone()),
-            record_type: Some("EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION".into()),
-            created_time: Some("2026-11-26T09:00:00Z".into()),
-            ..Default::default()
-        })
-    }
-}
-
-/// The results queue in memory; can refuse everything, or the results with chosen tokens.
-#[derive(Default)]
-struct FakeQueue {
-    sent: Mutex<Vec<ResultMessage>>,
-    calls: AtomicUsize,
-    refuse_all: bool,
-    refuse_tokens: Mutex<Vec<String>>,
-}
-
-impl ResultPublisher for FakeQueue {
-    async fn publish(&self, results: &[ResultMessage]) -> Vec<Result<(), CallError>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let refuse = self.refuse_tokens.lock().unwrap().clone();
-        results
-            .iter()
-            .map(|r| {
-                if self.refuse_all {
-                    return Err(CallError::service(
-                        "SendMessageBatch",
-                        "AWS.SimpleQueueService.NonExistentQueue",
-                        Some(400),
-                        "The specified queue does not exist",
-                    ));
-                }
-                if refuse.contains(&r.execute_token) {
-                    return Err(CallError::service(
-                        "SendMessageBatch",
-                        "InternalError",
-                        Some(500),
-                        "entry failed",
-                    ));
-                }
-                self.sent.lock().unwrap().push(r.clone());
-                Ok(())
-            })
-            .collect()
-    }
-}
-
-impl FakeQueue {
-    fn sent(&self) -> Vec<ResultMessage> {
-        self.sent.lock().unwrap().clone()
-    }
-}
+use support::{config_with, handler_with, new_handler, run, FakeCatalog, FakeQueue};
 
 // ---------------------------------------------------------------- helpers
-
-type TestHandler = Handler<Arc<FakeCatalog>, Arc<FakeQueue>>;
-
-fn config_with(vars: &[(&str, &str)]) -> Config {
-    let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Config::from_lookup(|k| {
-        vars.get(k)
-            .cloned()
-            .or_else(|| (k == "RESULTS_QUEUE_URL").then(|| "https://sqs.us-east-1.amazonaws.com/1/results".into()))
-    })
-    .unwrap()
-}
-
-fn handler_with(
-    config: Config,
-    catalog: FakeCatalog,
-    queue: FakeQueue,
-) -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>) {
-    let (catalog, queue) = (Arc::new(catalog), Arc::new(queue));
-    (Handler::new(config, catalog.clone(), queue.clone()), catalog, queue)
-}
-
-fn new_handler() -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>) {
-    handler_with(config_with(&[]), FakeCatalog::seeded(), FakeQueue::default())
-}
 
 fn event(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn invocation(request_id: &str) -> Invocation {
-    Invocation {
-        request_id: request_id.into(),
-        deadline: Some(SystemTime::now() + Duration::from_secs(60)),
-    }
-}
-
-async fn run(handler: &TestHandler, event: Value, request_id: &str) -> Result<Value, InvocationError> {
-    handler.handle(event, &invocation(request_id)).await
 }
 
 fn failures(response: &Value) -> Vec<String> {
@@ -356,7 +83,7 @@ fn every_sample_event_has_a_test() {
 
 #[tokio::test]
 async fn sqs_batch_executes_every_record_and_acknowledges_all() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     let event = event("sqs-batch.json");
     let ids = message_ids(&event);
 
@@ -427,7 +154,7 @@ async fn sqs_batch_executes_every_record_and_acknowledges_all() {
 
 #[tokio::test]
 async fn sqs_wrapped_eventbridge_event_takes_its_token_from_the_event_id() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     let event = event("sqs-eventbridge.json");
     let message_id = message_ids(&event)[0].clone();
 
@@ -456,7 +183,7 @@ async fn sqs_wrapped_eventbridge_event_takes_its_token_from_the_event_id() {
 
 #[tokio::test]
 async fn the_same_eventbridge_event_in_two_sqs_messages_runs_once() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     let mut twice = event("sqs-eventbridge.json");
     let mut copy = twice["Records"][0].clone();
     copy["messageId"] = json!("a9d0c6b2-5e3f-4c1d-8b7a-000000000099");
@@ -477,7 +204,7 @@ async fn the_same_eventbridge_event_in_two_sqs_messages_runs_once() {
 
 #[tokio::test]
 async fn eventbridge_event_answers_with_its_published_result() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
 
     let response = run(&handler, event("eventbridge.json"), "req-9").await.unwrap();
 
@@ -504,7 +231,7 @@ async fn eventbridge_event_answers_with_its_published_result() {
 
 #[tokio::test]
 async fn direct_request_by_names_resolves_both_and_uses_the_request_id() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
 
     let response = run(&handler, event("direct-request.json"), "8e2f-request-id")
         .await
@@ -532,7 +259,7 @@ async fn direct_request_by_names_resolves_both_and_uses_the_request_id() {
 
 #[tokio::test]
 async fn scheduled_request_takes_its_token_from_the_idempotency_key_whatever_the_request_id() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
 
     let first = run(&handler, event("scheduled-request.json"), "req-a").await.unwrap();
     let retry = run(&handler, event("scheduled-request.json"), "req-b").await.unwrap();
@@ -551,7 +278,7 @@ async fn scheduled_request_takes_its_token_from_the_idempotency_key_whatever_the
 
 #[tokio::test]
 async fn bad_records_are_rejected_one_by_one_and_the_good_one_runs() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     let event = event("sqs-bad-records.json");
     let ids = message_ids(&event);
 
@@ -610,7 +337,7 @@ async fn bad_records_are_rejected_one_by_one_and_the_good_one_runs() {
 
 #[tokio::test]
 async fn fifo_batch_runs_in_order() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
 
     let response = run(&handler, event("sqs-fifo-batch.json"), "req-1").await.unwrap();
 
@@ -631,7 +358,7 @@ async fn fifo_batch_runs_in_order() {
 
 #[tokio::test]
 async fn fifo_batch_stops_at_the_first_record_that_must_retry_and_hands_back_the_rest() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     // Record 1 executes; record 2 is throttled; record 3 (same product) must not start.
     catalog.fail_execute(
         "pp-webprod000001",
@@ -663,7 +390,7 @@ async fn fifo_batch_stops_at_the_first_record_that_must_retry_and_hands_back_the
 
 #[tokio::test]
 async fn fifo_batch_hands_back_from_the_first_result_that_could_not_be_published() {
-    let (handler, _catalog, queue) = new_handler();
+    let (handler, _catalog, queue) = new_handler(&[]);
     let event = event("sqs-fifo-batch.json");
     let ids = message_ids(&event);
     let second_token = execute_token(&ids[1], "id:pp-webprod000001", "id:act-restart00001");
@@ -678,7 +405,7 @@ async fn fifo_batch_hands_back_from_the_first_result_that_could_not_be_published
 
 #[tokio::test]
 async fn throttled_record_is_handed_back_without_a_result_and_the_redelivery_runs_once() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     catalog.fail_execute(
         "pp-webprod000001",
         vec![CallError::service(
@@ -717,7 +444,7 @@ async fn throttled_record_is_handed_back_without_a_result_and_the_redelivery_run
 
 #[tokio::test]
 async fn redelivered_message_reuses_its_execute_token_and_runs_once() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     let event = event("sqs-batch.json");
 
     run(&handler, event.clone(), "req-1").await.unwrap();
@@ -744,7 +471,7 @@ async fn retryable_errors_hand_the_record_back_and_client_errors_reject_it() {
         ("ResourceNotFoundException", Some(400), false),
     ];
     for (code, status, retried) in cases {
-        let (handler, catalog, queue) = new_handler();
+        let (handler, catalog, queue) = new_handler(&[]);
         catalog.fail_execute("pp-webprod000001", vec![CallError::service("Op", code, status, "boom")]);
         let event = event("sqs-batch.json");
         let ids = message_ids(&event);
@@ -762,7 +489,7 @@ async fn retryable_errors_hand_the_record_back_and_client_errors_reject_it() {
         }
     }
     // A timeout or connection failure (after the SDK's retries) is retried too.
-    let (handler, catalog, _queue) = new_handler();
+    let (handler, catalog, _queue) = new_handler(&[]);
     catalog.fail_execute(
         "pp-webprod000001",
         vec![CallError::transport("Op", "dispatch failure: timed out")],
@@ -774,7 +501,7 @@ async fn retryable_errors_hand_the_record_back_and_client_errors_reject_it() {
 
 #[tokio::test]
 async fn product_under_change_is_retried() {
-    let (handler, _catalog, queue) = new_handler();
+    let (handler, _catalog, queue) = new_handler(&[]);
     let event = json!({"Records": [
         {"messageId": "m-1", "body": r#"{"provisionedProductName":"db-migrating","serviceActionName":"RestartService"}"#,
          "attributes": {}, "eventSource": "aws:sqs"},
@@ -790,7 +517,7 @@ async fn product_under_change_is_retried() {
 
 #[tokio::test]
 async fn a_result_that_could_not_be_sent_hands_its_record_back() {
-    let (handler, _catalog, queue) = new_handler();
+    let (handler, _catalog, queue) = new_handler(&[]);
     let event = event("sqs-batch.json");
     let ids = message_ids(&event);
     queue
@@ -831,7 +558,7 @@ async fn a_missing_results_queue_fails_the_whole_batch_visibly() {
 #[tokio::test]
 async fn eventbridge_and_direct_failures_fail_the_invocation() {
     // Retryable Service Catalog error → the invocation fails, nothing published.
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     catalog.fail_execute(
         "pp-webstag000001",
         vec![CallError::service("Op", "ThrottlingException", Some(400), "slow down")],
@@ -858,7 +585,7 @@ async fn eventbridge_and_direct_failures_fail_the_invocation() {
     assert_eq!(err.error_type(), "ResultNotPublished");
 
     // A rejected direct request succeeds with its REJECTED result.
-    let (handler, _catalog, queue) = new_handler();
+    let (handler, _catalog, queue) = new_handler(&[]);
     let response = run(&handler, json!({"provisionedProductId": "pp-webprod000001"}), "req")
         .await
         .unwrap();
@@ -869,7 +596,7 @@ async fn eventbridge_and_direct_failures_fail_the_invocation() {
 
 #[tokio::test]
 async fn events_with_no_identifiable_record_fail_the_invocation_and_run_nothing() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     let mut no_id = event("sqs-batch.json");
     no_id["Records"][2].as_object_mut().unwrap().remove("messageId");
 
@@ -888,7 +615,7 @@ async fn events_with_no_identifiable_record_fail_the_invocation_and_run_nothing(
 
 #[tokio::test]
 async fn empty_batch_answers_with_no_failures() {
-    let (handler, _catalog, queue) = new_handler();
+    let (handler, _catalog, queue) = new_handler(&[]);
     let response = run(&handler, json!({"Records": []}), "req").await.unwrap();
     assert_eq!(response, json!({"batchItemFailures": []}));
     assert_eq!(queue.calls.load(Ordering::SeqCst), 0);
@@ -999,7 +726,7 @@ async fn standard_batch_runs_at_most_max_concurrency_records_at_once() {
 
 #[tokio::test]
 async fn near_the_deadline_no_new_record_starts_and_the_rest_are_handed_back() {
-    let (handler, catalog, queue) = new_handler();
+    let (handler, catalog, queue) = new_handler(&[]);
     let event = event("sqs-batch.json");
     let ids = message_ids(&event);
     // One second left, with the default 3 s margin: only the first record may start.

@@ -22,7 +22,7 @@ use sc_action_runner::ports::{ActionExecutor, Execution};
 use serde_json::{json, Value};
 use tracing_subscriber::fmt::MakeWriter;
 
-use support::{handler, run, sqs_event, sqs_record};
+use support::{new_handler, run, sqs_event, sqs_record};
 
 const ALLOWED_ACTION: &str = "act-restart00001";
 const ALLOWED_PRODUCT: &str = "pp-webprod000001";
@@ -36,8 +36,8 @@ const ALLOW_LISTS: &[(&str, &str)] = &[
 /// Runs `event` against a handler with both allow-lists and returns its one published result as
 /// (outcome, error code, error message), checking that nothing outside the lists was executed.
 async fn outcome_under_allow_lists(event: Value) -> (Outcome, String, String) {
-    let (handler, catalog, queue) = handler(ALLOW_LISTS);
-    let response = run(&handler, event.clone()).await.unwrap();
+    let (handler, catalog, queue) = new_handler(ALLOW_LISTS);
+    let response = run(&handler, event.clone(), "req-bad-input").await.unwrap();
     if event.get("Records").is_some() {
         assert_eq!(response, json!({"batchItemFailures": []}), "{event}");
     }
@@ -256,12 +256,12 @@ async fn a_duplicate_key_cannot_smuggle_a_second_action_past_a_check() {
 
 #[tokio::test]
 async fn one_bad_record_cannot_widen_what_another_record_may_run() {
-    let (handler, catalog, queue) = handler(ALLOW_LISTS);
+    let (handler, catalog, queue) = new_handler(ALLOW_LISTS);
     let good = json!({"provisionedProductId": ALLOWED_PRODUCT, "serviceActionId": ALLOWED_ACTION}).to_string();
     let bad = json!({"provisionedProductId": ALLOWED_PRODUCT, "serviceActionName": "RotateLogs"}).to_string();
     let event = json!({"Records": [sqs_record("m-1", &bad), sqs_record("m-2", &good), sqs_record("m-3", &bad)]});
 
-    let response = run(&handler, event).await.unwrap();
+    let response = run(&handler, event, "req-bad-input").await.unwrap();
 
     assert_eq!(response, json!({"batchItemFailures": []}));
     let executions = catalog.executions();
@@ -409,9 +409,9 @@ async fn run_secret_bearing_events(subscriber: impl tracing::Subscriber + Send +
     let mut visible = String::new();
     let mut executed_with_secret = 0;
     for (name, event, fault) in secret_bearing_events() {
-        let (handler, catalog, queue) = handler(&[("ALLOWED_SERVICE_ACTION_IDS", ALLOWED_ACTION)]);
+        let (handler, catalog, queue) = new_handler(&[("ALLOWED_SERVICE_ACTION_IDS", ALLOWED_ACTION)]);
         catalog.fail_execute("pp-webstag000001", fault.into_iter().collect());
-        match run(&handler, event).await {
+        match run(&handler, event, "req-bad-input").await {
             Ok(v) => visible.push_str(&format!("{name}: {v}\n")),
             Err(e) => visible.push_str(&format!("{name}: {} {e}\n", e.error_type())),
         }

@@ -1,9 +1,11 @@
-//! In-memory fakes of the two ports for the bad-input and security tests: a trimmed copy of the
-//! ones in tests/handler.rs (kept there, so that file stays whole), seeded from the emulator's seed.
-//! Each test binary uses part of this module.
+//! In-memory fakes of the two ports, shared by the handler, bad-input and security tests, with the
+//! helpers that build a handler over them. The fake catalog is seeded from the emulator's seed file,
+//! so expectations match `make demo`.
+// Each test binary uses only part of this module.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -16,28 +18,38 @@ use sc_action_runner::request::{AcceptLanguage, ProductRef};
 use sc_action_runner::{Handler, Invocation};
 use serde_json::{json, Value};
 
-/// One call the fake catalog ran, with what it was given.
+// ---------------------------------------------------------------- fakes
+
+/// One execution the fake catalog ran, with what it was given.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Executed {
     pub provisioned_product_id: String,
     pub service_action_id: String,
     pub execute_token: String,
     pub parameters: BTreeMap<String, Vec<String>>,
+    pub accept_language: Option<AcceptLanguage>,
 }
 
-/// Service Catalog in memory: the seed's products, actions and associations.
+/// Service Catalog in memory, with the emulator's seed and the API's documented behaviour. Its
+/// fields are public so a test can build one with `..FakeCatalog::seeded()`.
 #[derive(Default)]
 pub struct FakeCatalog {
-    /// id → (name, product id, artifact id)
-    products: HashMap<String, (String, String, String)>,
+    /// id → (name, product id, artifact id, status)
+    pub products: HashMap<String, (String, String, String, String)>,
     /// action id → name
-    actions: HashMap<String, String>,
+    pub actions: HashMap<String, String>,
     /// (product id, artifact id) → associated action ids
-    associations: HashMap<(String, String), Vec<String>>,
+    pub associations: HashMap<(String, String), Vec<String>>,
     /// Errors Execute returns for a provisioned product id, one per call, before it succeeds.
-    execute_faults: Mutex<HashMap<String, Vec<CallError>>>,
-    calls: Mutex<Vec<String>>,
-    executions: Mutex<Vec<Executed>>,
+    pub execute_faults: Mutex<HashMap<String, Vec<CallError>>>,
+    pub calls: Mutex<Vec<String>>,
+    pub executions: Mutex<Vec<Executed>>,
+    pub records_by_token: Mutex<HashMap<String, String>>,
+    pub in_flight: AtomicUsize,
+    /// The most Execute calls that were ever in flight at once.
+    pub max_in_flight: AtomicUsize,
+    /// How long each Execute call takes before it answers.
+    pub execute_delay: Option<Duration>,
 }
 
 impl FakeCatalog {
@@ -46,21 +58,27 @@ impl FakeCatalog {
         let mut fake = FakeCatalog::default();
         for p in seed["provisionedProducts"].as_array().unwrap() {
             let s = |k: &str| p[k].as_str().unwrap().to_owned();
-            fake.products
-                .insert(s("Id"), (s("Name"), s("ProductId"), s("ProvisioningArtifactId")));
+            fake.products.insert(
+                s("Id"),
+                (s("Name"), s("ProductId"), s("ProvisioningArtifactId"), s("Status")),
+            );
         }
         for a in seed["serviceActions"].as_array().unwrap() {
             fake.actions
                 .insert(a["Id"].as_str().unwrap().into(), a["Name"].as_str().unwrap().into());
         }
         for a in seed["associations"].as_array().unwrap() {
-            let ids = a["ServiceActionIds"].as_array().unwrap().iter();
+            let ids = a["ServiceActionIds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned());
             fake.associations.insert(
                 (
                     a["ProductId"].as_str().unwrap().into(),
                     a["ProvisioningArtifactId"].as_str().unwrap().into(),
                 ),
-                ids.map(|v| v.as_str().unwrap().to_owned()).collect(),
+                ids.collect(),
             );
         }
         fake
@@ -94,7 +112,7 @@ impl ActionExecutor for FakeCatalog {
             ProductRef::Id(want) => *id == want,
             ProductRef::Name(want) => name == want,
         });
-        let (id, (_, product_id, artifact_id)) =
+        let (id, (_, product_id, artifact_id, _)) =
             found.ok_or_else(|| Self::not_found("DescribeProvisionedProduct", "provisioned product"))?;
         Ok(ProvisionedProduct {
             id: id.clone(),
@@ -130,15 +148,25 @@ impl ActionExecutor for FakeCatalog {
             .lock()
             .unwrap()
             .push(format!("Execute {} {}", e.provisioned_product_id, e.service_action_id));
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        if let Some(delay) = self.execute_delay {
+            tokio::time::sleep(delay).await;
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+
         if let Some(errors) = self.execute_faults.lock().unwrap().get_mut(e.provisioned_product_id) {
             if !errors.is_empty() {
                 return Err(errors.remove(0));
             }
         }
-        let (name, product_id, artifact_id) = self
+        let (name, product_id, artifact_id, status) = self
             .products
             .get(e.provisioned_product_id)
             .ok_or_else(|| Self::not_found(OP, "provisioned product"))?;
+        if !self.actions.contains_key(e.service_action_id) {
+            return Err(Self::not_found(OP, "service action"));
+        }
         let associated = self
             .associations
             .get(&(product_id.clone(), artifact_id.clone()))
@@ -151,33 +179,80 @@ impl ActionExecutor for FakeCatalog {
                 "action not associated",
             ));
         }
-        let mut executions = self.executions.lock().unwrap();
-        executions.push(Executed {
-            provisioned_product_id: e.provisioned_product_id.to_owned(),
-            service_action_id: e.service_action_id.to_owned(),
-            execute_token: e.execute_token.to_owned(),
-            parameters: e.parameters.clone(),
-        });
+        if status == "UNDER_CHANGE" {
+            return Err(CallError::service(
+                OP,
+                "InvalidStateException",
+                Some(400),
+                "product is under change",
+            ));
+        }
+        let mut records = self.records_by_token.lock().unwrap();
+        let fresh = !records.contains_key(e.execute_token);
+        let n = records.len();
+        let record_id = records
+            .entry(e.execute_token.to_owned())
+            .or_insert_with(|| format!("rec-{n:013}"))
+            .clone();
+        if fresh {
+            self.executions.lock().unwrap().push(Executed {
+                provisioned_product_id: e.provisioned_product_id.to_owned(),
+                service_action_id: e.service_action_id.to_owned(),
+                execute_token: e.execute_token.to_owned(),
+                parameters: e.parameters.clone(),
+                accept_language: e.accept_language,
+            });
+        }
         Ok(RecordDetail {
-            record_id: Some(format!("rec-{:013}", executions.len())),
+            record_id: Some(record_id),
             status: Some("CREATED".into()),
             provisioned_product_id: Some(e.provisioned_product_id.to_owned()),
             provisioned_product_name: Some(name.clone()),
+            record_type: Some("EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION".into()),
+            created_time: Some("2026-11-26T09:00:00Z".into()),
             ..Default::default()
         })
     }
 }
 
-/// The results queue in memory.
+/// The results queue in memory; can refuse everything, or the results with chosen tokens. Its
+/// fields are public so a test can build one with `..Default::default()`.
 #[derive(Default)]
 pub struct FakeQueue {
-    sent: Mutex<Vec<ResultMessage>>,
+    pub sent: Mutex<Vec<ResultMessage>>,
+    /// How many times `publish` was called.
+    pub calls: AtomicUsize,
+    pub refuse_all: bool,
+    pub refuse_tokens: Mutex<Vec<String>>,
 }
 
 impl ResultPublisher for FakeQueue {
     async fn publish(&self, results: &[ResultMessage]) -> Vec<Result<(), CallError>> {
-        self.sent.lock().unwrap().extend(results.iter().cloned());
-        results.iter().map(|_| Ok(())).collect()
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let refuse = self.refuse_tokens.lock().unwrap().clone();
+        results
+            .iter()
+            .map(|r| {
+                if self.refuse_all {
+                    return Err(CallError::service(
+                        "SendMessageBatch",
+                        "AWS.SimpleQueueService.NonExistentQueue",
+                        Some(400),
+                        "The specified queue does not exist",
+                    ));
+                }
+                if refuse.contains(&r.execute_token) {
+                    return Err(CallError::service(
+                        "SendMessageBatch",
+                        "InternalError",
+                        Some(500),
+                        "entry failed",
+                    ));
+                }
+                self.sent.lock().unwrap().push(r.clone());
+                Ok(())
+            })
+            .collect()
     }
 }
 
@@ -186,6 +261,8 @@ impl FakeQueue {
         self.sent.lock().unwrap().clone()
     }
 }
+
+// ---------------------------------------------------------------- helpers
 
 pub type TestHandler = Handler<Arc<FakeCatalog>, Arc<FakeQueue>>;
 
@@ -200,22 +277,32 @@ pub fn config_with(vars: &[(&str, &str)]) -> Config {
     .unwrap()
 }
 
-/// A handler over a freshly seeded catalog and an empty queue, with handles on both.
-pub fn handler(vars: &[(&str, &str)]) -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>) {
-    let (catalog, queue) = (Arc::new(FakeCatalog::seeded()), Arc::new(FakeQueue::default()));
-    (
-        Handler::new(config_with(vars), catalog.clone(), queue.clone()),
-        catalog,
-        queue,
-    )
+/// A handler over `catalog` and `queue`, with handles on both.
+pub fn handler_with(
+    config: Config,
+    catalog: FakeCatalog,
+    queue: FakeQueue,
+) -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>) {
+    let (catalog, queue) = (Arc::new(catalog), Arc::new(queue));
+    (Handler::new(config, catalog.clone(), queue.clone()), catalog, queue)
 }
 
-pub async fn run(handler: &TestHandler, event: Value) -> Result<Value, InvocationError> {
-    let invocation = Invocation {
-        request_id: "req-bad-input".into(),
+/// A handler configured with `vars` over a freshly seeded catalog and an empty queue, with handles
+/// on both.
+pub fn new_handler(vars: &[(&str, &str)]) -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>) {
+    handler_with(config_with(vars), FakeCatalog::seeded(), FakeQueue::default())
+}
+
+/// An invocation with `request_id` and a minute left before its deadline.
+pub fn invocation(request_id: &str) -> Invocation {
+    Invocation {
+        request_id: request_id.into(),
         deadline: Some(SystemTime::now() + Duration::from_secs(60)),
-    };
-    handler.handle(event, &invocation).await
+    }
+}
+
+pub async fn run(handler: &TestHandler, event: Value, request_id: &str) -> Result<Value, InvocationError> {
+    handler.handle(event, &invocation(request_id)).await
 }
 
 /// An SQS record as the event source mapping delivers it, with `body` as its body.
