@@ -200,9 +200,14 @@ def start_counting_proxy(upstream_port, counter):
                 data = resp.read()
             except (OSError, http.client.HTTPException):
                 conn.close()  # one retry on a fresh connection (moto closed an idle one)
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
+                try:
+                    conn.request(self.command, self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                except (OSError, http.client.HTTPException) as e:  # moto gone (e.g. shutting down)
+                    conn.close()
+                    self.send_error(502, f"moto: {e}")
+                    return
             self.send_response(resp.status)
             for k, v in resp.getheaders():
                 if k.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length"):
@@ -328,10 +333,17 @@ class Side:
         env = dict(self.env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{shim_port}")
         t0 = time.time()
         self.proc = start(self.cmd, os.path.join(self.work, f"{self.name}.log"), env=env, cwd=self.cwd)
-        try:
-            line = lines.get(timeout=60)
-        except queue.Empty:
-            raise RuntimeError(f"{self.label}: no /next within 60 s (see {self.work}/{self.name}.log)") from None
+        end = time.monotonic() + 60
+        while True:
+            try:
+                line = lines.get(timeout=0.05)
+                break
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.label} exited with {self.proc.returncode} before its first /next "
+                                       f"(see {self.work}/{self.name}.log)") from None
+                if time.monotonic() > end:
+                    raise RuntimeError(f"{self.label}: no /next within 60 s (see {self.work}/{self.name}.log)") from None
         if line is None or not line.startswith("first-next "):
             raise RuntimeError(f"{self.label}: unexpected shim output {line!r}")
         if self.proc.poll() is not None:
@@ -397,7 +409,9 @@ def main():
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, on_signal)
+    # SIGINT too: a driver started in the background inherits it ignored, and Ctrl-C must still clean up.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     try:
         return run(args, work)
     except KeyboardInterrupt:
