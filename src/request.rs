@@ -213,6 +213,46 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Which of an `…Id` / `…Name` pair a request gave.
+enum Named<'a> {
+    Id(&'a str),
+    Name(&'a str),
+}
+
+/// Exactly one of `id_field` (a valid id) or `name_field` (valid by `name_ok`, described by
+/// `name_rule` in the error message).
+fn id_or_name<'a>(
+    obj: &'a Map<String, Value>,
+    id_field: &str,
+    name_field: &str,
+    name_ok: fn(&str) -> bool,
+    name_rule: &str,
+) -> Result<Named<'a>, RequestError> {
+    match (string_member(obj, id_field)?, string_member(obj, name_field)?) {
+        (Some(_), Some(_)) => Err(RequestError::new(
+            id_field,
+            format!("give either `{id_field}` or `{name_field}`, not both"),
+        )),
+        (None, None) => Err(RequestError::new(
+            id_field,
+            format!("one of `{id_field}` or `{name_field}` is required"),
+        )),
+        (Some(id), None) if is_valid_id(id) => Ok(Named::Id(id)),
+        (Some(id), None) => Err(RequestError::new(
+            id_field,
+            format!(
+                "`{id_field}` must be 1-100 characters of [a-zA-Z0-9_-], got {}",
+                shown(id)
+            ),
+        )),
+        (None, Some(name)) if name_ok(name) => Ok(Named::Name(name)),
+        (None, Some(name)) => Err(RequestError::new(
+            name_field,
+            format!("`{name_field}` must be {name_rule}, got {}", shown(name)),
+        )),
+    }
+}
+
 /// Parses and validates a request. Unknown members are ignored.
 pub fn parse_request(value: &Value) -> Result<ActionRequest, RequestError> {
     let Value::Object(obj) = value else {
@@ -222,80 +262,26 @@ pub fn parse_request(value: &Value) -> Result<ActionRequest, RequestError> {
         ));
     };
 
-    let product = match (
-        string_member(obj, "provisionedProductId")?,
-        string_member(obj, "provisionedProductName")?,
-    ) {
-        (Some(_), Some(_)) => {
-            return Err(RequestError::new(
-                "provisionedProductId",
-                "give either `provisionedProductId` or `provisionedProductName`, not both",
-            ))
-        }
-        (None, None) => {
-            return Err(RequestError::new(
-                "provisionedProductId",
-                "one of `provisionedProductId` or `provisionedProductName` is required",
-            ))
-        }
-        (Some(id), None) if is_valid_id(id) => ProductRef::Id(id.to_owned()),
-        (Some(id), None) => {
-            return Err(RequestError::new(
-                "provisionedProductId",
-                format!(
-                    "`provisionedProductId` must be 1-100 characters of [a-zA-Z0-9_-], got {}",
-                    shown(id)
-                ),
-            ))
-        }
-        (None, Some(name)) if is_valid_product_name(name) => ProductRef::Name(name.to_owned()),
-        (None, Some(name)) => {
-            return Err(RequestError::new(
-                "provisionedProductName",
-                format!(
-                    "`provisionedProductName` must be 1-128 characters matching [a-zA-Z0-9][a-zA-Z0-9._-]*, got {}",
-                    shown(name)
-                ),
-            ))
-        }
+    let product = match id_or_name(
+        obj,
+        "provisionedProductId",
+        "provisionedProductName",
+        is_valid_product_name,
+        "1-128 characters matching [a-zA-Z0-9][a-zA-Z0-9._-]*",
+    )? {
+        Named::Id(id) => ProductRef::Id(id.to_owned()),
+        Named::Name(name) => ProductRef::Name(name.to_owned()),
     };
 
-    let action = match (
-        string_member(obj, "serviceActionId")?,
-        string_member(obj, "serviceActionName")?,
-    ) {
-        (Some(_), Some(_)) => {
-            return Err(RequestError::new(
-                "serviceActionId",
-                "give either `serviceActionId` or `serviceActionName`, not both",
-            ))
-        }
-        (None, None) => {
-            return Err(RequestError::new(
-                "serviceActionId",
-                "one of `serviceActionId` or `serviceActionName` is required",
-            ))
-        }
-        (Some(id), None) if is_valid_id(id) => ActionRef::Id(id.to_owned()),
-        (Some(id), None) => {
-            return Err(RequestError::new(
-                "serviceActionId",
-                format!(
-                    "`serviceActionId` must be 1-100 characters of [a-zA-Z0-9_-], got {}",
-                    shown(id)
-                ),
-            ))
-        }
-        (None, Some(name)) if is_valid_action_name(name) => ActionRef::Name(name.to_owned()),
-        (None, Some(name)) => {
-            return Err(RequestError::new(
-                "serviceActionName",
-                format!(
-                    "`serviceActionName` must be 1-256 characters of [a-zA-Z0-9_.-], got {}",
-                    shown(name)
-                ),
-            ))
-        }
+    let action = match id_or_name(
+        obj,
+        "serviceActionId",
+        "serviceActionName",
+        is_valid_action_name,
+        "1-256 characters of [a-zA-Z0-9_.-]",
+    )? {
+        Named::Id(id) => ActionRef::Id(id.to_owned()),
+        Named::Name(name) => ActionRef::Name(name.to_owned()),
     };
 
     let parameters = match member(obj, "parameters")? {
