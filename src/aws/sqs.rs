@@ -74,26 +74,15 @@ impl SqsResultPublisher {
             }
         }
         for failed in output.failed() {
-            if let Some(slot) = failed.id().parse::<usize>().ok().and_then(|i| outcomes.get_mut(i)) {
-                let status = if failed.sender_fault() { 400 } else { 500 };
-                *slot = Err(CallError::service(
-                    SEND,
-                    failed.code(),
-                    Some(status),
-                    format!(
-                        "entry {} refused: {}",
-                        offset + slot_index(failed.id()),
-                        failed.message().unwrap_or("")
-                    ),
-                ));
-            }
+            let Some(index) = failed.id().parse::<usize>().ok().filter(|i| *i < outcomes.len()) else {
+                continue;
+            };
+            let status = if failed.sender_fault() { 400 } else { 500 };
+            let message = format!("entry {} refused: {}", offset + index, failed.message().unwrap_or(""));
+            outcomes[index] = Err(CallError::service(SEND, failed.code(), Some(status), message));
         }
         outcomes
     }
-}
-
-fn slot_index(id: &str) -> usize {
-    id.parse().unwrap_or_default()
 }
 
 impl ResultPublisher for SqsResultPublisher {
