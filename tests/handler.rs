@@ -16,32 +16,9 @@ use sc_action_runner::token::execute_token;
 use sc_action_runner::Invocation;
 use serde_json::{json, Value};
 
-use support::{config_with, handler_with, new_handler, run, FakeCatalog, FakeQueue};
+use support::{config_with, event, failures, handler_with, message_ids, new_handler, run, FakeCatalog, FakeQueue};
 
 // ---------------------------------------------------------------- helpers
-
-fn event(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn failures(response: &Value) -> Vec<String> {
-    response["batchItemFailures"]
-        .as_array()
-        .expect("an SQS batch response")
-        .iter()
-        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn message_ids(event: &Value) -> Vec<String> {
-    event["Records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["messageId"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 fn codes(results: &[ResultMessage]) -> Vec<(String, Outcome, Option<String>)> {
     results

@@ -5,12 +5,15 @@
 //! .venv and sets SC_REQUIRE_LOCAL_LOOP=1, so in CI a missing tool fails the run). Run alone with
 //! `cargo test` and no tools, they say they are skipped.
 
+mod support;
+
 use std::path::PathBuf;
 
 use sc_action_runner::token::execute_token;
 use sc_local_loop::sc_emulator::{EmulatorConfig, Fault};
 use sc_local_loop::{LocalLoop, LoopOptions, ResultsQueue, Tools};
 use serde_json::{json, Value};
+use support::{event, failures, message_ids};
 
 const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
 
@@ -37,28 +40,6 @@ async fn start(options: LoopOptions) -> Option<LocalLoop> {
         return None;
     }
     Some(LocalLoop::start(options).await.expect("the local loop starts"))
-}
-
-fn event(name: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(project().join("events").join(name)).unwrap()).unwrap()
-}
-
-fn message_ids(event: &Value) -> Vec<String> {
-    event["Records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["messageId"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn failures(response: &Value) -> Vec<String> {
-    response["batchItemFailures"]
-        .as_array()
-        .expect("an SQS batch response")
-        .iter()
-        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn by_source(results: &[Value], id: &str) -> Value {

@@ -324,3 +324,31 @@ pub fn sqs_record(message_id: &str, body: &str) -> Value {
 pub fn sqs_event(body: &str) -> Value {
     json!({ "Records": [sqs_record("m-bad-1", body)] })
 }
+
+/// A sample event from events/, as JSON.
+pub fn event(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The `itemIdentifier`s of an SQS batch response's `batchItemFailures`.
+pub fn failures(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .expect("an SQS batch response")
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `messageId`s of an SQS event's records, in order.
+pub fn message_ids(event: &Value) -> Vec<String> {
+    event["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["messageId"].as_str().unwrap().to_owned())
+        .collect()
+}
