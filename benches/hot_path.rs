@@ -46,8 +46,7 @@ fn requests(items: &[WorkItem]) -> Vec<ActionRequest> {
 }
 
 fn token(item: &WorkItem, request: &ActionRequest) -> String {
-    let source = request.idempotency_key.as_deref().unwrap_or(&item.token_source);
-    execute_token(source, &request.product.token_label(), &request.action.token_label())
+    execute_token(&item.token_source, Some(request))
 }
 
 /// A RecordDetail as the API returns it for a fresh execution.
@@ -78,6 +77,7 @@ fn result_json(item: &WorkItem, token: String) -> String {
         detail,
     )
     .to_json()
+    .expect("a result serializes")
 }
 
 fn hot_path(c: &mut Criterion) {

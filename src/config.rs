@@ -3,14 +3,16 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::deadline::MIN_DEADLINE_MARGIN;
 use crate::request::{is_valid_id, AcceptLanguage};
 
 /// Default number of records of one SQS batch that run at the same time (the default SQS batch size).
-pub const DEFAULT_MAX_CONCURRENCY: usize = 10;
-/// Default time kept in reserve before the invocation's deadline: no record starts after it.
-pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(3000);
+pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 10;
+/// Default time kept in reserve before the invocation's deadline for publishing and answering:
+/// records' work ends this long before the deadline.
+pub(crate) const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(3000);
 /// Default limit on one attempt of an AWS call (connect, send, answer); the SDK makes up to 3 attempts.
-pub const DEFAULT_SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +27,8 @@ pub struct Config {
     pub allowed_service_action_ids: Option<BTreeSet<String>>,
     /// When set, only these provisioned products may be acted on (`ALLOWED_PROVISIONED_PRODUCT_IDS`).
     pub allowed_provisioned_product_ids: Option<BTreeSet<String>>,
-    /// No record starts when less than this remains before the deadline (`DEADLINE_MARGIN_MS`).
+    /// Records' work ends this long before the deadline; the rest is for publishing their results
+    /// and answering (`DEADLINE_MARGIN_MS`, at least 500 ms).
     pub deadline_margin: Duration,
     /// One attempt of an AWS call is abandoned (and retried) after this long (`SDK_ATTEMPT_TIMEOUT_MS`).
     /// Local fault tests shorten it so that latency spikes past it happen in reasonable time.
@@ -84,10 +87,19 @@ impl Config {
 
         let deadline_margin = match non_empty("DEADLINE_MARGIN_MS") {
             None => DEFAULT_DEADLINE_MARGIN,
-            Some(v) => Duration::from_millis(v.parse::<u64>().map_err(|_| ConfigError::Invalid {
-                name: "DEADLINE_MARGIN_MS",
-                reason: format!("expected milliseconds as a whole number, got {v:?}"),
-            })?),
+            Some(v) => match v.parse::<u64>().map(Duration::from_millis) {
+                Ok(margin) if margin >= MIN_DEADLINE_MARGIN => margin,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "DEADLINE_MARGIN_MS",
+                        reason: format!(
+                            "expected milliseconds as a whole number of at least {} (time to publish results and \
+                             answer before the deadline), got {v:?}",
+                            MIN_DEADLINE_MARGIN.as_millis()
+                        ),
+                    })
+                }
+            },
         };
 
         let sdk_attempt_timeout = match non_empty("SDK_ATTEMPT_TIMEOUT_MS") {
@@ -116,11 +128,11 @@ impl Config {
             sdk_attempt_timeout,
         })
     }
+}
 
-    /// Whether results go to a FIFO queue, which needs a group id and a deduplication id per message.
-    pub fn results_queue_is_fifo(&self) -> bool {
-        self.results_queue_url.ends_with(".fifo")
-    }
+/// Whether a queue URL names a FIFO queue (SQS requires the `.fifo` suffix on those, and only those).
+pub(crate) fn is_fifo_queue(url: &str) -> bool {
+    url.ends_with(".fifo")
 }
 
 /// A comma-separated list of ids; unset or blank means "no allow-list". Entries are trimmed, and
@@ -181,7 +193,7 @@ mod tests {
         assert_eq!(c.allowed_provisioned_product_ids, None);
         assert_eq!(c.deadline_margin, Duration::from_millis(3000));
         assert_eq!(c.sdk_attempt_timeout, Duration::from_secs(10));
-        assert!(!c.results_queue_is_fifo());
+        assert!(!is_fifo_queue(&c.results_queue_url));
     }
 
     #[test]
@@ -196,7 +208,7 @@ mod tests {
             ("SDK_ATTEMPT_TIMEOUT_MS", "750"),
         ])
         .unwrap();
-        assert!(c.results_queue_is_fifo());
+        assert!(is_fifo_queue(&c.results_queue_url));
         assert_eq!(c.max_concurrency, 3);
         assert_eq!(c.default_accept_language, Some(AcceptLanguage::Jp));
         assert_eq!(
@@ -209,6 +221,19 @@ mod tests {
         );
         assert_eq!(c.deadline_margin, Duration::from_millis(1500));
         assert_eq!(c.sdk_attempt_timeout, Duration::from_millis(750));
+    }
+
+    #[test]
+    fn a_deadline_margin_of_500_ms_or_more_is_accepted() {
+        for ms in ["500", "501", "60000"] {
+            let c = config(&[URL, ("DEADLINE_MARGIN_MS", ms)]).unwrap();
+            assert_eq!(c.deadline_margin.as_millis().to_string(), ms);
+        }
+        let err = config(&[URL, ("DEADLINE_MARGIN_MS", "0")]).unwrap_err().to_string();
+        assert!(
+            err.contains("DEADLINE_MARGIN_MS") && err.contains("at least 500"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -226,6 +251,8 @@ mod tests {
             ("ALLOWED_SERVICE_ACTION_IDS", "act-1,Restart Service"),
             ("ALLOWED_PROVISIONED_PRODUCT_IDS", "pp 1"),
             ("DEADLINE_MARGIN_MS", "-5"),
+            ("DEADLINE_MARGIN_MS", "0"),
+            ("DEADLINE_MARGIN_MS", "499"),
             ("SDK_ATTEMPT_TIMEOUT_MS", "0"),
             ("SDK_ATTEMPT_TIMEOUT_MS", "1s"),
             ("RESULTS_QUEUE_URL", "results"),

@@ -21,13 +21,18 @@ pub enum CallErrorKind {
     Transport,
 }
 
-/// A failed AWS call, after the SDK's own retries.
+/// The longest service error message copied into a result or a log line, in characters. Services
+/// echo inputs in their messages; a hostile or broken endpoint must not blow up a result.
+pub const MAX_ERROR_MESSAGE_CHARS: usize = 1000;
+
+/// A failed AWS call, after the SDK's own retries. Built only through [`CallError::service`] and
+/// [`CallError::transport`], which cap the message at [`MAX_ERROR_MESSAGE_CHARS`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{operation}: {}: {message}", self.code())]
 pub struct CallError {
-    pub operation: &'static str,
-    pub kind: CallErrorKind,
-    pub message: String,
+    operation: &'static str,
+    kind: CallErrorKind,
+    message: String,
 }
 
 impl CallError {
@@ -43,7 +48,7 @@ impl CallError {
                 code: code.into(),
                 status,
             },
-            message: message.into(),
+            message: capped(message.into()),
         }
     }
 
@@ -51,7 +56,32 @@ impl CallError {
         Self {
             operation,
             kind: CallErrorKind::Transport,
-            message: message.into(),
+            message: capped(message.into()),
+        }
+    }
+
+    /// The AWS operation that failed.
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
+    /// How it failed.
+    pub fn kind(&self) -> &CallErrorKind {
+        &self.kind
+    }
+
+    /// What the service (or the transport) said, at most [`MAX_ERROR_MESSAGE_CHARS`] characters.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the service refused the call for its rate: the SDK retried it and gave up.
+    pub fn is_throttling(&self) -> bool {
+        match &self.kind {
+            CallErrorKind::Service { code, status } => {
+                THROTTLING_CODES.contains(&bare_code(code)) || *status == Some(429)
+            }
+            CallErrorKind::Transport => false,
         }
     }
 
@@ -71,10 +101,16 @@ impl CallError {
     }
 }
 
-/// Error codes that say "not now" rather than "never": throttling, transient server trouble,
-/// credentials about to be refreshed, and Service Catalog's InvalidStateException (the product is
-/// under change; the action can run once the change is over).
-const RETRYABLE_CODES: &[&str] = &[
+/// `message` cut to [`MAX_ERROR_MESSAGE_CHARS`] characters, marked when cut.
+fn capped(message: String) -> String {
+    match message.char_indices().nth(MAX_ERROR_MESSAGE_CHARS) {
+        None => message,
+        Some((cut, _)) => format!("{}… (cut at {MAX_ERROR_MESSAGE_CHARS} characters)", &message[..cut]),
+    }
+}
+
+/// Error codes that mean "too many calls": retried, and counted as throttling.
+const THROTTLING_CODES: &[&str] = &[
     "ThrottlingException",
     "Throttling",
     "ThrottledException",
@@ -83,6 +119,15 @@ const RETRYABLE_CODES: &[&str] = &[
     "TooManyRequestsException",
     "RequestLimitExceeded",
     "SlowDown",
+];
+
+/// Error codes that say "not now" rather than "never": transient server trouble, Service
+/// Catalog's InvalidStateException (the product is under change; the action can run once the
+/// change is over), and credential or signing failures. The last are retried on purpose: a role
+/// or key that is broken now must not turn a backlog into acknowledged rejections; the messages
+/// end in the dead-letter queue instead, ready to be redriven once the role is fixed.
+/// `AccessDeniedException` is different (the caller is known and not allowed) and is a rejection.
+const RETRYABLE_CODES: &[&str] = &[
     "PriorRequestNotComplete",
     "TransactionInProgressException",
     "InvalidStateException",
@@ -94,26 +139,33 @@ const RETRYABLE_CODES: &[&str] = &[
     "ServiceUnavailableException",
     "RequestTimeout",
     "RequestTimeoutException",
-    "ExpiredToken",
-    "ExpiredTokenException",
     "RequestExpired",
     "IDPCommunicationError",
+    // Credentials and signing.
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "MissingAuthenticationToken",
+    "MissingAuthenticationTokenException",
 ];
+
+/// The bare code: some protocols send "Code:namespace" or a "namespace#Code".
+fn bare_code(code: &str) -> &str {
+    let after_hash = code.rsplit('#').next().unwrap_or(code);
+    after_hash.split(':').next().unwrap_or(after_hash)
+}
 
 /// Retry or reject for an error code from the service, with the HTTP status when there was one.
 /// Anything not known to be transient, and not a 5xx or 429, is a client error that a retry would
-/// only repeat: InvalidParametersException, ResourceNotFoundException, AccessDeniedException,
-/// UnrecognizedClientException, and so on.
-pub fn classify_service_error(code: &str, status: Option<u16>) -> Disposition {
-    // Some protocols send "Code:namespace" or a namespace prefix; compare the bare code.
-    let bare = code
-        .rsplit('#')
-        .next()
-        .unwrap_or(code)
-        .split(':')
-        .next()
-        .unwrap_or(code);
-    if RETRYABLE_CODES.contains(&bare) || matches!(status, Some(s) if s >= 500 || s == 429) {
+/// only repeat: InvalidParametersException, ResourceNotFoundException, AccessDeniedException, and
+/// so on.
+pub(crate) fn classify_service_error(code: &str, status: Option<u16>) -> Disposition {
+    let bare = bare_code(code);
+    let transient = THROTTLING_CODES.contains(&bare) || RETRYABLE_CODES.contains(&bare);
+    if transient || matches!(status, Some(s) if s >= 500 || s == 429) {
         Disposition::Retry
     } else {
         Disposition::Reject
@@ -172,9 +224,14 @@ mod tests {
             ("ResourceNotFoundException", Some(400), Disposition::Reject),
             ("InvalidStateException", Some(400), Disposition::Retry),
             ("AccessDeniedException", Some(400), Disposition::Reject),
-            ("UnrecognizedClientException", Some(400), Disposition::Reject),
+            ("UnrecognizedClientException", Some(400), Disposition::Retry),
+            ("InvalidClientTokenId", Some(403), Disposition::Retry),
+            ("SignatureDoesNotMatch", Some(403), Disposition::Retry),
+            ("MissingAuthenticationToken", Some(403), Disposition::Retry),
+            ("MissingAuthenticationTokenException", Some(400), Disposition::Retry),
+            ("ExpiredToken", Some(400), Disposition::Retry),
             ("ValidationException", Some(400), Disposition::Reject),
-            ("InvalidSignatureException", Some(400), Disposition::Reject),
+            ("InvalidSignatureException", Some(400), Disposition::Retry),
             ("ThrottlingException", Some(400), Disposition::Retry),
             ("TooManyRequestsException", Some(429), Disposition::Retry),
             ("ExpiredTokenException", Some(400), Disposition::Retry),
@@ -201,6 +258,34 @@ mod tests {
             let e = RecordError::Call(CallError::service("Op", code, status, "m"));
             assert_eq!(e.disposition(), expected, "{code}");
         }
+    }
+
+    #[test]
+    fn long_service_messages_are_cut_at_a_thousand_characters() {
+        let long = "é".repeat(5000);
+        let e = CallError::service("Op", "InvalidParametersException", Some(400), long.clone());
+        assert_eq!(
+            e.message().chars().filter(|c| *c == 'é').count(),
+            MAX_ERROR_MESSAGE_CHARS
+        );
+        assert!(e.message().ends_with("(cut at 1000 characters)"), "{}", e.message());
+        let e = CallError::transport("Op", long);
+        assert!(e.message().chars().count() < MAX_ERROR_MESSAGE_CHARS + 40);
+        let short = CallError::service("Op", "X", None, "exactly this");
+        assert_eq!(short.message(), "exactly this");
+        let exact = "a".repeat(MAX_ERROR_MESSAGE_CHARS);
+        assert_eq!(CallError::transport("Op", exact.clone()).message(), exact);
+        let e = RecordError::Call(CallError::service("Op", "X", Some(400), "b".repeat(3000)));
+        assert!(e.to_result_error().message.chars().count() < MAX_ERROR_MESSAGE_CHARS + 40);
+    }
+
+    #[test]
+    fn throttling_is_recognised_by_code_or_429() {
+        assert!(CallError::service("Op", "ThrottlingException", Some(400), "").is_throttling());
+        assert!(CallError::service("Op", "x#TooManyRequestsException", Some(400), "").is_throttling());
+        assert!(CallError::service("Op", "Whatever", Some(429), "").is_throttling());
+        assert!(!CallError::service("Op", "InternalFailure", Some(500), "").is_throttling());
+        assert!(!CallError::transport("Op", "timeout").is_throttling());
     }
 
     #[test]

@@ -9,22 +9,39 @@ use serde_json::{Map, Value};
 
 use crate::outcome::{Source, SourceKind};
 use crate::request::{type_name, RequestError};
+use crate::token::TokenSource;
 
 /// One request to run, with what identifies its delivery.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct WorkItem {
     /// The delivery, reported in the result (and, for SQS, the batch item identifier).
     pub source: Source,
     /// The token source when the request has no `idempotencyKey`: the EventBridge event id, else
     /// the SQS message id, else the Lambda request id.
-    pub token_source: String,
+    pub token_source: TokenSource,
     /// The request as JSON, or why there is no request to parse (body not JSON, no `detail`, …).
     pub payload: Result<Value, RequestError>,
     /// `MessageGroupId` of an SQS FIFO record.
     pub message_group_id: Option<String>,
 }
 
-/// An invocation event, sorted by shape.
+/// The payload is left out: parameter values can be secrets, and a stray `{:?}` must not leak them.
+impl fmt::Debug for WorkItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let payload = match &self.payload {
+            Ok(_) => "Ok(<request>)".to_owned(),
+            Err(e) => format!("Err(field {:?})", e.field),
+        };
+        f.debug_struct("WorkItem")
+            .field("source", &self.source)
+            .field("token_source", &self.token_source)
+            .field("payload", &format_args!("{payload}"))
+            .field("message_group_id", &self.message_group_id)
+            .finish()
+    }
+}
+
+/// An invocation event, sorted by shape. Its `Debug` shows no payload (see [`WorkItem`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
     /// An SQS batch; `fifo` when it comes from a FIFO queue (records then run in order).
@@ -78,14 +95,17 @@ pub fn classify(event: Value, request_id: &str) -> Result<Inbound, EventError> {
     }
 
     if is_eventbridge(&obj) {
-        let id = non_empty_str(obj.get("id")).unwrap_or(request_id).to_owned();
+        let token_source = match non_empty_str(obj.get("id")) {
+            Some(id) => TokenSource::EventBridgeEvent(id.to_owned()),
+            None => TokenSource::LambdaRequest(request_id.to_owned()),
+        };
         let payload = detail(&mut obj);
         return Ok(Inbound::Single(WorkItem {
             source: Source {
                 kind: SourceKind::Eventbridge,
-                id: id.clone(),
+                id: token_source.id().to_owned(),
             },
-            token_source: id,
+            token_source,
             payload,
             message_group_id: None,
         }));
@@ -97,7 +117,7 @@ pub fn classify(event: Value, request_id: &str) -> Result<Inbound, EventError> {
                 kind: SourceKind::Direct,
                 id: request_id.to_owned(),
             },
-            token_source: request_id.to_owned(),
+            token_source: TokenSource::LambdaRequest(request_id.to_owned()),
             payload: Ok(Value::Object(obj)),
             message_group_id: None,
         }));
@@ -143,14 +163,14 @@ fn sqs_batch(records: Value) -> Result<Inbound, EventError> {
         let (token_source, payload) = match record.remove("body") {
             Some(Value::String(body)) => sqs_body(&body, &message_id),
             Some(other) => (
-                message_id.clone(),
+                TokenSource::SqsMessage(message_id.clone()),
                 Err(RequestError::new(
                     "body",
                     format!("the SQS record's body must be a string, got {}", type_name(&other)),
                 )),
             ),
             None => (
-                message_id.clone(),
+                TokenSource::SqsMessage(message_id.clone()),
                 Err(RequestError::new("body", "the SQS record has no body")),
             ),
         };
@@ -170,24 +190,28 @@ fn sqs_batch(records: Value) -> Result<Inbound, EventError> {
 /// An SQS body is a request, or an EventBridge event whose `detail` is the request (what an
 /// EventBridge rule with an SQS target delivers). The event id then is the token source, since
 /// EventBridge can deliver one event twice as two SQS messages.
-fn sqs_body(body: &str, message_id: &str) -> (String, Result<Value, RequestError>) {
+fn sqs_body(body: &str, message_id: &str) -> (TokenSource, Result<Value, RequestError>) {
+    let message = || TokenSource::SqsMessage(message_id.to_owned());
     match parse_body(body) {
         Err(e) if e.classify() == serde_json::error::Category::Data => (
-            message_id.to_owned(),
+            message(),
             Err(RequestError::new("body", format!("the message body is ambiguous: {e}"))),
         ),
         Err(e) => (
-            message_id.to_owned(),
+            message(),
             Err(RequestError::new(
                 "body",
                 format!("the message body is not valid JSON: {e}"),
             )),
         ),
         Ok(Value::Object(mut obj)) if is_eventbridge(&obj) => {
-            let token_source = non_empty_str(obj.get("id")).unwrap_or(message_id).to_owned();
+            let token_source = match non_empty_str(obj.get("id")) {
+                Some(id) => TokenSource::EventBridgeEvent(id.to_owned()),
+                None => message(),
+            };
             (token_source, detail(&mut obj))
         }
-        Ok(value) => (message_id.to_owned(), Ok(value)),
+        Ok(value) => (message(), Ok(value)),
     }
 }
 
@@ -335,7 +359,7 @@ mod tests {
                 id: "m-1".into()
             }
         );
-        assert_eq!(items[0].token_source, "m-1");
+        assert_eq!(items[0].token_source, TokenSource::SqsMessage("m-1".into()));
         assert_eq!(
             items[0].payload,
             Ok(json!({"provisionedProductId":"pp-1","serviceActionId":"act-1"}))
@@ -355,7 +379,7 @@ mod tests {
             panic!("not sqs")
         };
         assert_eq!(items[0].source.id, "m-1");
-        assert_eq!(items[0].token_source, "evt-1");
+        assert_eq!(items[0].token_source, TokenSource::EventBridgeEvent("evt-1".into()));
         assert_eq!(
             items[0].payload,
             Ok(json!({"provisionedProductName": "web", "serviceActionName": "Restart"}))
@@ -395,7 +419,7 @@ mod tests {
                 id: "evt-9".into()
             }
         );
-        assert_eq!(item.token_source, "evt-9");
+        assert_eq!(item.token_source, TokenSource::EventBridgeEvent("evt-9".into()));
         assert_eq!(
             item.payload,
             Ok(json!({"provisionedProductId": "pp-1", "serviceActionId": "act-1"}))
@@ -407,7 +431,7 @@ mod tests {
         let Inbound::Single(item) = classify(json!({"detail-type": "x", "source": "s"}), "req-1").unwrap() else {
             panic!()
         };
-        assert_eq!(item.token_source, "req-1");
+        assert_eq!(item.token_source, TokenSource::LambdaRequest("req-1".into()));
         assert_eq!(item.payload.unwrap_err().field, "detail");
     }
 
@@ -424,7 +448,7 @@ mod tests {
                 id: "req-7".into()
             }
         );
-        assert_eq!(item.token_source, "req-7");
+        assert_eq!(item.token_source, TokenSource::LambdaRequest("req-7".into()));
         assert_eq!(item.payload, Ok(event));
         assert!(matches!(
             classify(json!({"ServiceActionId": "a"}), "r").unwrap(),

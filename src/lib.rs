@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod deadline;
 pub mod error;
 pub mod event;
 pub mod handler;

@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 const RAW_EVENT_TARGET: &str = "lambda_runtime::layers::api_response";
 
 /// The filter directives for a configured level (`AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` syntax).
-pub fn directives(level: Option<&str>) -> String {
+pub(crate) fn directives(level: Option<&str>) -> String {
     let level = match level.map(str::trim) {
         None | Some("") => "info".to_owned(),
         // Lambda's log levels include FATAL, which tracing calls ERROR.

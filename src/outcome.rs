@@ -142,10 +142,10 @@ impl ResultMessage {
         }
     }
 
-    /// The JSON body sent to the results queue.
-    pub fn to_json(&self) -> String {
-        // Serializing plain strings, options and vectors cannot fail.
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"serializationError\":\"{e}\"}}"))
+    /// The JSON body sent to the results queue. Plain strings, options and vectors do not fail to
+    /// serialize; should it ever happen, the caller retries rather than send something else.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 }
 
@@ -175,7 +175,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
         assert_eq!(
             v,
             json!({
@@ -206,7 +206,7 @@ mod tests {
                 message: "bad".into(),
             },
         );
-        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
         assert_eq!(
             v,
             json!({"outcome": "REJECTED", "executeToken": "tok", "source": {"kind": "direct", "id": "req"},

@@ -7,21 +7,21 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 /// Longest provisioned product or service action id the API accepts.
-pub const MAX_ID_LEN: usize = 100;
+pub(crate) const MAX_ID_LEN: usize = 100;
 /// Longest provisioned product name the API accepts.
-pub const MAX_NAME_LEN: usize = 128;
+pub(crate) const MAX_NAME_LEN: usize = 128;
 /// Longest service action name the API accepts.
-pub const MAX_ACTION_NAME_LEN: usize = 256;
+pub(crate) const MAX_ACTION_NAME_LEN: usize = 256;
 /// Most parameter keys in one call.
-pub const MAX_PARAMETERS: usize = 200;
+pub(crate) const MAX_PARAMETERS: usize = 200;
 /// Longest parameter key.
-pub const MAX_PARAMETER_KEY_LEN: usize = 50;
+pub(crate) const MAX_PARAMETER_KEY_LEN: usize = 50;
 /// Most values for one parameter key.
-pub const MAX_PARAMETER_VALUES: usize = 25;
+pub(crate) const MAX_PARAMETER_VALUES: usize = 25;
 /// Longest parameter value.
-pub const MAX_PARAMETER_VALUE_LEN: usize = 512;
+pub(crate) const MAX_PARAMETER_VALUE_LEN: usize = 512;
 /// Longest idempotency key we take (it is hashed, so any length would do; this bounds abuse).
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 1024;
+pub(crate) const MAX_IDEMPOTENCY_KEY_LEN: usize = 1024;
 
 /// The provisioned product, as the message names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,12 +135,12 @@ impl RequestError {
 }
 
 /// Whether `s` is a valid provisioned product or service action id: 1–100 of `[a-zA-Z0-9_-]`.
-pub fn is_valid_id(s: &str) -> bool {
+pub(crate) fn is_valid_id(s: &str) -> bool {
     (1..=MAX_ID_LEN).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Whether `s` is a valid provisioned product name: 1–128 of `[a-zA-Z0-9][a-zA-Z0-9._-]*`.
-pub fn is_valid_product_name(s: &str) -> bool {
+pub(crate) fn is_valid_product_name(s: &str) -> bool {
     let bytes = s.as_bytes();
     (1..=MAX_NAME_LEN).contains(&bytes.len())
         && bytes[0].is_ascii_alphanumeric()
@@ -150,7 +150,7 @@ pub fn is_valid_product_name(s: &str) -> bool {
 }
 
 /// Whether `s` is a valid service action name: 1–256 of `[a-zA-Z0-9_\-.]*`.
-pub fn is_valid_action_name(s: &str) -> bool {
+pub(crate) fn is_valid_action_name(s: &str) -> bool {
     (1..=MAX_ACTION_NAME_LEN).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
@@ -202,7 +202,7 @@ fn string_member<'a>(obj: &'a Map<String, Value>, camel: &str) -> Result<Option<
 }
 
 /// The JSON type of a value, for error messages.
-pub fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

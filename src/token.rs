@@ -9,19 +9,70 @@
 //! ```
 //!
 //! where `source` is the first of: the request's `idempotencyKey`; the EventBridge event `id`; the
-//! SQS `messageId`; the Lambda request id — and `product` / `action` are `id:<id>` or `name:<name>`
-//! as the message names them (empty when the request could not be parsed). Product and action can't
-//! contain a line feed (they are validated first), so the encoding is unambiguous even when the
-//! source contains one. The result is 64 characters of `[0-9a-f]`, inside the API's
-//! `[a-zA-Z0-9][a-zA-Z0-9_-]*`, 1–128.
+//! SQS `messageId`; the Lambda request id ([`TokenSource`], chosen by [`token_source`]) — and
+//! `product` / `action` are `id:<id>` or `name:<name>` as the message names them (empty when the
+//! request could not be parsed). Product and action can't contain a line feed (they are validated
+//! first), so the encoding is unambiguous even when the source contains one. The result is 64
+//! characters of `[0-9a-f]`, inside the API's `[a-zA-Z0-9][a-zA-Z0-9_-]*`, 1–128.
+//!
+//! [`execute_token`] is the one place that applies this rule; the handler, the fuzz target and the
+//! benchmarks all call it.
 
 use sha2::{Digest, Sha256};
+
+use crate::request::ActionRequest;
 
 /// Domain separation and versioning: changing the derivation means changing this, never reusing it.
 const DOMAIN: &str = "sc-action-runner/v1";
 
-/// Derives the ExecuteToken (see the module docs for the exact formula).
-pub fn execute_token(source: &str, product_label: &str, action_label: &str) -> String {
+/// What identifies one delivery of a request, in the order of precedence the token uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// The request's own `idempotencyKey`: wins over any delivery id.
+    IdempotencyKey(String),
+    /// An EventBridge event's `id` (straight to the function, or wrapped in an SQS body): one event
+    /// delivered twice keeps it.
+    EventBridgeEvent(String),
+    /// An SQS `messageId`: a redelivered message keeps it.
+    SqsMessage(String),
+    /// The Lambda request id: Lambda keeps it when it retries an asynchronous invocation.
+    LambdaRequest(String),
+}
+
+impl TokenSource {
+    /// The id that goes into the derivation.
+    pub fn id(&self) -> &str {
+        match self {
+            TokenSource::IdempotencyKey(id)
+            | TokenSource::EventBridgeEvent(id)
+            | TokenSource::SqsMessage(id)
+            | TokenSource::LambdaRequest(id) => id,
+        }
+    }
+}
+
+/// The token source of a request delivered as `delivery`: its `idempotencyKey` when it gives one,
+/// else the delivery's own id.
+pub fn token_source(delivery: &TokenSource, request: Option<&ActionRequest>) -> TokenSource {
+    match request.and_then(|r| r.idempotency_key.as_deref()) {
+        Some(key) => TokenSource::IdempotencyKey(key.to_owned()),
+        None => delivery.clone(),
+    }
+}
+
+/// The ExecuteToken of a request delivered as `delivery`; `None` for a request that could not be
+/// parsed (it still gets a token, from the delivery alone, for its REJECTED result).
+pub fn execute_token(delivery: &TokenSource, request: Option<&ActionRequest>) -> String {
+    let source = token_source(delivery, request);
+    match request {
+        Some(r) => derive(source.id(), &r.product.token_label(), &r.action.token_label()),
+        None => derive(source.id(), "", ""),
+    }
+}
+
+/// The documented formula over raw parts (see the module docs). Use [`execute_token`], which also
+/// chooses the source; this is public so that tests can check tokens against the formula itself.
+pub fn derive(source: &str, product_label: &str, action_label: &str) -> String {
     let mut hasher = Sha256::new();
     for (i, part) in [DOMAIN, source, product_label, action_label].into_iter().enumerate() {
         if i > 0 {
@@ -45,10 +96,50 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    fn request(json: serde_json::Value) -> ActionRequest {
+        crate::request::parse_request(&json).expect("a valid request")
+    }
+
+    #[test]
+    fn the_idempotency_key_wins_over_every_delivery_id() {
+        let keyed = request(
+            serde_json::json!({"provisionedProductId": "pp-1", "serviceActionName": "Restart",
+                                               "idempotencyKey": "nightly"}),
+        );
+        for delivery in [
+            TokenSource::EventBridgeEvent("evt-1".into()),
+            TokenSource::SqsMessage("m-1".into()),
+            TokenSource::LambdaRequest("req-1".into()),
+        ] {
+            assert_eq!(
+                token_source(&delivery, Some(&keyed)),
+                TokenSource::IdempotencyKey("nightly".into())
+            );
+            assert_eq!(
+                execute_token(&delivery, Some(&keyed)),
+                derive("nightly", "id:pp-1", "name:Restart")
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_key_the_delivery_id_is_the_source() {
+        let plain = request(serde_json::json!({"provisionedProductName": "web", "serviceActionId": "act-1"}));
+        let delivery = TokenSource::SqsMessage("m-1".into());
+        assert_eq!(token_source(&delivery, Some(&plain)), delivery);
+        assert_eq!(
+            execute_token(&delivery, Some(&plain)),
+            derive("m-1", "name:web", "id:act-1")
+        );
+        // A request that could not be parsed: the delivery alone.
+        assert_eq!(execute_token(&delivery, None), derive("m-1", "", ""));
+        assert_eq!(TokenSource::LambdaRequest("r".into()).id(), "r");
+    }
+
     #[test]
     fn same_inputs_give_the_same_token() {
-        let a = execute_token("059f36b4-87a3-44ab-83d2-661975830a7d", "id:pp-1", "name:Restart");
-        let b = execute_token("059f36b4-87a3-44ab-83d2-661975830a7d", "id:pp-1", "name:Restart");
+        let a = derive("059f36b4-87a3-44ab-83d2-661975830a7d", "id:pp-1", "name:Restart");
+        let b = derive("059f36b4-87a3-44ab-83d2-661975830a7d", "id:pp-1", "name:Restart");
         assert_eq!(a, b);
     }
 
@@ -57,22 +148,22 @@ mod tests {
         // sha256("sc-action-runner/v1\nmsg-1\nid:pp-1\nid:act-1"), computed independently:
         // printf 'sc-action-runner/v1\nmsg-1\nid:pp-1\nid:act-1' | sha256sum
         assert_eq!(
-            execute_token("msg-1", "id:pp-1", "id:act-1"),
+            derive("msg-1", "id:pp-1", "id:act-1"),
             "43ee233866a420c9863fd4c79c21ce286da4a6c2d50cec9d84e345bc8a7560f6"
         );
     }
 
     #[test]
     fn any_difference_gives_a_different_token() {
-        let base = execute_token("m", "id:pp-1", "id:act-1");
+        let base = derive("m", "id:pp-1", "id:act-1");
         let variants = [
-            execute_token("m2", "id:pp-1", "id:act-1"),
-            execute_token("m", "id:pp-2", "id:act-1"),
-            execute_token("m", "name:pp-1", "id:act-1"),
-            execute_token("m", "id:pp-1", "id:act-2"),
-            execute_token("m", "id:pp-1", "name:act-1"),
+            derive("m2", "id:pp-1", "id:act-1"),
+            derive("m", "id:pp-2", "id:act-1"),
+            derive("m", "name:pp-1", "id:act-1"),
+            derive("m", "id:pp-1", "id:act-2"),
+            derive("m", "id:pp-1", "name:act-1"),
             // Moving a separator must not collide.
-            execute_token("m\nid:pp-1", "id:act-1", ""),
+            derive("m\nid:pp-1", "id:act-1", ""),
         ];
         let mut seen: HashSet<String> = variants.iter().cloned().collect();
         assert_eq!(seen.len(), variants.len());
@@ -82,7 +173,7 @@ mod tests {
     #[test]
     fn distinct_message_ids_give_distinct_tokens() {
         let tokens: HashSet<String> = (0..10_000)
-            .map(|i| execute_token(&format!("msg-{i}"), "id:pp", "id:a"))
+            .map(|i| derive(&format!("msg-{i}"), "id:pp", "id:a"))
             .collect();
         assert_eq!(tokens.len(), 10_000);
     }
@@ -91,7 +182,7 @@ mod tests {
     fn tokens_match_the_api_pattern_for_odd_and_long_sources() {
         let long = "x".repeat(100_000);
         for source in ["", " ", "\n", "\u{0}", "ünïcödé 🚀", "a/b+c=d", long.as_str()] {
-            let t = execute_token(source, "name:web", "name:Restart");
+            let t = derive(source, "name:web", "name:Restart");
             assert_eq!(t.len(), 64);
             assert!(is_valid_execute_token(&t), "{t}");
         }

@@ -2,6 +2,8 @@
 //! `Handler` with in-memory fakes: every hostile or malformed event ends as exactly the outcome the
 //! corpus gives it, a REJECTED result with a precise message or an `InvalidEvent` invocation
 //! error, and never as a panic, a retry or an execution.
+// Tests and their helpers may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

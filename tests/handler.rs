@@ -1,6 +1,8 @@
 //! The handler over every sample event in events/, with the in-memory fakes of the two ports in
 //! tests/support. The fake catalog is seeded from the emulator's seed file, so these expectations
 //! match `make demo`.
+// Tests and their helpers may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
@@ -12,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use sc_action_runner::error::CallError;
 use sc_action_runner::outcome::{Outcome, ResultMessage, SourceKind};
 use sc_action_runner::request::AcceptLanguage;
-use sc_action_runner::token::execute_token;
+use sc_action_runner::token::derive;
 use sc_action_runner::Invocation;
 use serde_json::{json, Value};
 
@@ -101,7 +103,7 @@ async fn sqs_batch_executes_every_record_and_acknowledges_all() {
         assert_eq!(result.outcome, Outcome::Executed);
         assert_eq!(result.source.kind, SourceKind::Sqs);
         assert_eq!(&result.source.id, id);
-        assert_eq!(result.execute_token, execute_token(id, pl, al));
+        assert_eq!(result.execute_token, derive(id, pl, al));
         assert_eq!(result.provisioned_product_id.as_deref(), Some(pp));
         assert_eq!(result.service_action_id.as_deref(), Some(act));
         assert!(result
@@ -144,7 +146,7 @@ async fn sqs_wrapped_eventbridge_event_takes_its_token_from_the_event_id() {
     assert_eq!(sent[0].source.id, message_id);
     assert_eq!(
         sent[0].execute_token,
-        execute_token(
+        derive(
             "3b9e1c6a-7f2d-4e1b-a2c8-5d4f00000001",
             "name:web-prod",
             "name:RestartService"
@@ -195,7 +197,7 @@ async fn eventbridge_event_answers_with_its_published_result() {
     );
     assert_eq!(
         response["executeToken"],
-        execute_token(
+        derive(
             "3b9e1c6a-7f2d-4e1b-a2c8-5d4f00000002",
             "id:pp-webstag000001",
             "id:act-rotate000001"
@@ -220,7 +222,7 @@ async fn direct_request_by_names_resolves_both_and_uses_the_request_id() {
     assert_eq!(response["serviceActionId"], "act-rotate000001");
     assert_eq!(
         response["executeToken"],
-        execute_token("8e2f-request-id", "name:web-prod", "name:RotateLogs")
+        derive("8e2f-request-id", "name:web-prod", "name:RotateLogs")
     );
     assert_eq!(
         catalog.calls(),
@@ -241,7 +243,7 @@ async fn scheduled_request_takes_its_token_from_the_idempotency_key_whatever_the
     let first = run(&handler, event("scheduled-request.json"), "req-a").await.unwrap();
     let retry = run(&handler, event("scheduled-request.json"), "req-b").await.unwrap();
 
-    let token = execute_token(
+    let token = derive(
         "nightly-rotate-2026-11-26",
         "id:pp-webprod000001",
         "id:act-rotate000001",
@@ -305,77 +307,135 @@ async fn bad_records_are_rejected_one_by_one_and_the_good_one_runs() {
         message(7)
     );
     // Ids known when rejected are reported; unparsed requests get a token from the message id alone.
-    assert_eq!(sent[1].execute_token, execute_token(&ids[1], "", ""));
+    assert_eq!(sent[1].execute_token, derive(&ids[1], "", ""));
     assert_eq!(sent[6].provisioned_product_id.as_deref(), Some("pp-doesnotexist1"));
     assert_eq!(sent[7].provisioned_product_id.as_deref(), Some("pp-webprod000001"));
     assert_eq!(sent[7].service_action_id, None);
     assert_eq!(catalog.executions().len(), 1);
 }
 
-#[tokio::test]
-async fn fifo_batch_runs_in_order() {
-    let (handler, catalog, queue) = new_handler(&[]);
+/// The FIFO sample: three message groups interleaved. Group pp-migrating0001 is under change, so
+/// its first record must be retried and its second waits; the other groups run to the end.
+const WEB_PROD: &str = "pp-webprod000001";
+const WEB_STAGING: &str = "pp-webstag000001";
+const MIGRATING: &str = "pp-migrating0001";
 
-    let response = run(&handler, event("sqs-fifo-batch.json"), "req-1").await.unwrap();
-
-    assert_eq!(failures(&response), Vec::<String>::new());
-    let actions: Vec<_> = catalog
-        .executions()
+fn products_of(executions: &[support::Executed]) -> Vec<(String, String)> {
+    executions
         .iter()
-        .map(|e| e.service_action_id.clone())
-        .collect();
-    assert_eq!(actions, ["act-rotate000001", "act-restart00001", "act-rotate000001"]);
-    let sent = queue.sent();
-    assert_eq!(sent.len(), 3);
+        .map(|e| (e.provisioned_product_id.clone(), e.service_action_id.clone()))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn fifo_batch_runs_each_group_in_order_one_record_at_a_time_and_groups_side_by_side() {
+    // GIVEN every Execute call takes 50 ms
+    let catalog = FakeCatalog {
+        execute_delay: Some(Duration::from_millis(50)),
+        ..FakeCatalog::seeded()
+    };
+    let (handler, catalog, queue) = handler_with(config_with(&[]), catalog, FakeQueue::default());
+    let event = event("sqs-fifo-batch.json");
+    let ids = message_ids(&event);
+
+    // WHEN the batch of three interleaved groups runs
+    let response = run(&handler, event, "req-1").await.unwrap();
+
+    // THEN within a group one record ran at a time, in order …
+    let max = catalog.max_in_flight_by_product.lock().unwrap().clone();
+    assert_eq!(max[WEB_PROD], 1, "records of one group ran concurrently: {max:?}");
+    assert_eq!(max[WEB_STAGING], 1, "records of one group ran concurrently: {max:?}");
+    let per_group = |pp: &str| -> Vec<String> {
+        products_of(&catalog.executions())
+            .into_iter()
+            .filter(|(p, _)| p == pp)
+            .map(|(_, a)| a)
+            .collect()
+    };
     assert_eq!(
-        sent[2].execute_token,
-        execute_token("rotate-after-restart", "name:web-prod", "name:RotateLogs")
+        per_group(WEB_PROD),
+        ["act-rotate000001", "act-restart00001", "act-rotate000001"]
+    );
+    assert_eq!(per_group(WEB_STAGING), ["act-restart00001", "act-rotate000001"]);
+    // … while the groups ran side by side
+    assert!(catalog.max_in_flight.load(Ordering::SeqCst) >= 2);
+    // AND the group under change stopped at its first record: both of its records go back
+    assert_eq!(failures(&response), vec![ids[3].clone(), ids[5].clone()]);
+    assert_eq!(
+        catalog
+            .started
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| *p == MIGRATING)
+            .count(),
+        1,
+        "the second record of the failed group never started"
+    );
+    // AND the other five records' results were published, in record order
+    let sent: Vec<String> = queue.sent().iter().map(|r| r.source.id.clone()).collect();
+    assert_eq!(
+        sent,
+        [
+            ids[0].clone(),
+            ids[1].clone(),
+            ids[2].clone(),
+            ids[4].clone(),
+            ids[6].clone()
+        ]
+    );
+    assert_eq!(
+        queue.sent()[4].execute_token,
+        derive("rotate-after-restart", "name:web-prod", "name:RotateLogs")
     );
 }
 
 #[tokio::test]
-async fn fifo_batch_stops_at_the_first_record_that_must_retry_and_hands_back_the_rest() {
-    let (handler, catalog, queue) = new_handler(&[]);
-    // Record 1 executes; record 2 is throttled; record 3 (same product) must not start.
-    catalog.fail_execute(
-        "pp-webprod000001",
-        vec![CallError::service(
-            "Op",
-            "ThrottlingException",
-            Some(400),
-            "Rate exceeded",
-        )],
-    );
-    let mut event = event("sqs-fifo-batch.json");
-    // Make record 1 act on another product so that only record 2 meets the throttle.
-    event["Records"][0]["body"] =
-        json!(json!({"provisionedProductId": "pp-webstag000001", "serviceActionId": "act-rotate000001"}).to_string());
+async fn fifo_batch_throttled_in_one_group_hands_back_only_the_rest_of_that_group() {
+    // GIVEN the web-prod group's second record is throttled
+    let catalog = FakeCatalog::seeded();
+    let throttled = CallError::service("Op", "ThrottlingException", Some(400), "Rate exceeded");
+    catalog.fail_execute_after(WEB_PROD, 1, throttled);
+    let (handler, catalog, queue) = handler_with(config_with(&[]), catalog, FakeQueue::default());
+    let event = event("sqs-fifo-batch.json");
     let ids = message_ids(&event);
 
+    // WHEN the batch runs
     let response = run(&handler, event, "req-1").await.unwrap();
 
-    assert_eq!(failures(&response), vec![ids[1].clone(), ids[2].clone()]);
-    assert_eq!(queue.sent().len(), 1);
-    assert_eq!(queue.sent()[0].source.id, ids[0]);
-    assert_eq!(catalog.executions().len(), 1);
+    // THEN web-prod's records 3 and 7 go back with the migrating group's two; staging finished
+    assert_eq!(
+        failures(&response),
+        vec![ids[2].clone(), ids[3].clone(), ids[5].clone(), ids[6].clone()]
+    );
+    let sent: Vec<String> = queue.sent().iter().map(|r| r.source.id.clone()).collect();
+    assert_eq!(sent, [ids[0].clone(), ids[1].clone(), ids[4].clone()]);
     assert!(
-        !catalog.calls().iter().any(|c| c.contains("Describe")),
-        "record 3 never started: {:?}",
+        !catalog
+            .calls()
+            .iter()
+            .any(|c| c.contains("Describe Name(\"web-prod\")")),
+        "web-prod's last record never started: {:?}",
         catalog.calls()
     );
 }
 
 #[tokio::test]
-async fn fifo_batch_hands_back_from_the_first_result_that_could_not_be_published() {
+async fn fifo_batch_hands_back_a_record_whose_result_was_not_published_and_the_rest_of_its_group() {
+    // GIVEN the results queue refuses the result of web-staging's first record
     let (handler, _catalog, queue) = new_handler(&[]);
     let event = event("sqs-fifo-batch.json");
     let ids = message_ids(&event);
-    let second_token = execute_token(&ids[1], "id:pp-webprod000001", "id:act-restart00001");
-    queue.refuse_tokens.lock().unwrap().push(second_token);
+    let refused = derive(&ids[1], "id:pp-webstag000001", "id:act-restart00001");
+    queue.refuse_tokens.lock().unwrap().push(refused);
 
     let response = run(&handler, event, "req-1").await.unwrap();
 
-    assert_eq!(failures(&response), vec![ids[1].clone(), ids[2].clone()]);
+    // THEN it and the later staging record go back (with the migrating group); web-prod is done
+    assert_eq!(
+        failures(&response),
+        vec![ids[1].clone(), ids[3].clone(), ids[4].clone(), ids[5].clone()]
+    );
 }
 
 // ---------------------------------------------------------------- retry, reject, never lose
@@ -443,6 +503,10 @@ async fn retryable_errors_hand_the_record_back_and_client_errors_reject_it() {
         ("InvalidStateException", Some(400), true),
         ("InternalFailure", Some(500), true),
         ("ServiceUnavailable", Some(503), true),
+        // A broken role or key: retried until the DLQ, redrivable once fixed; never rejected.
+        ("UnrecognizedClientException", Some(400), true),
+        ("InvalidSignatureException", Some(400), true),
+        ("ExpiredTokenException", Some(400), true),
         ("AccessDeniedException", Some(400), false),
         ("InvalidParametersException", Some(400), false),
         ("ResourceNotFoundException", Some(400), false),
@@ -501,7 +565,7 @@ async fn a_result_that_could_not_be_sent_hands_its_record_back() {
         .refuse_tokens
         .lock()
         .unwrap()
-        .push(execute_token(&ids[1], "name:web-staging", "name:RotateLogs"));
+        .push(derive(&ids[1], "name:web-staging", "name:RotateLogs"));
 
     let response = run(&handler, event, "req").await.unwrap();
 
@@ -701,21 +765,132 @@ async fn standard_batch_runs_at_most_max_concurrency_records_at_once() {
     );
 }
 
-#[tokio::test]
-async fn near_the_deadline_no_new_record_starts_and_the_rest_are_handed_back() {
-    let (handler, catalog, queue) = new_handler(&[]);
-    let event = event("sqs-batch.json");
-    let ids = message_ids(&event);
-    // One second left, with the default 3 s margin: only the first record may start.
-    let invocation = Invocation {
+/// A batch of ten requests by ids; record `slow` acts on web-staging, the others on web-prod.
+fn ten_records(slow: usize) -> Value {
+    let records: Vec<Value> = (0..10)
+        .map(|i| {
+            let pp = if i == slow { WEB_STAGING } else { WEB_PROD };
+            json!({"messageId": format!("m-{i}"), "eventSource": "aws:sqs", "attributes": {},
+                   "body": json!({"provisionedProductId": pp, "serviceActionId": "act-rotate000001"}).to_string()})
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+fn deadline_in(d: Duration) -> Invocation {
+    Invocation {
         request_id: "r".into(),
-        deadline: Some(SystemTime::now() + Duration::from_secs(1)),
+        deadline: Some(SystemTime::now() + d),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_still_running_at_the_margin_is_abandoned_and_the_batch_answers_before_its_deadline() {
+    // GIVEN Service Catalog answers web-staging only after two minutes, and the invocation has 10 s
+    let catalog = FakeCatalog {
+        slow_products: HashMap::from([(WEB_STAGING.to_owned(), Duration::from_secs(120))]),
+        ..FakeCatalog::seeded()
     };
+    let (handler, catalog, queue) = handler_with(config_with(&[]), catalog, FakeQueue::default());
+    let started = tokio::time::Instant::now();
 
-    let response = handler.handle(event, &invocation).await.unwrap();
+    // WHEN a batch of ten with one record for web-staging runs
+    let response = handler
+        .handle(ten_records(4), &deadline_in(Duration::from_secs(10)))
+        .await
+        .unwrap();
 
-    assert_eq!(failures(&response), vec![ids[1].clone(), ids[2].clone()]);
-    assert_eq!(catalog.executions().len(), 1);
-    assert_eq!(queue.sent().len(), 1);
-    assert_eq!(queue.sent()[0].source.id, ids[0]);
+    // THEN it answered when the work time ran out (deadline - 3 s margin), well before the deadline
+    assert_eq!(started.elapsed(), Duration::from_secs(7));
+    // AND only the unfinished record is handed back; the nine others' results are published
+    assert_eq!(failures(&response), vec!["m-4"]);
+    let sent = queue.sent();
+    assert_eq!(sent.len(), 9);
+    assert!(sent
+        .iter()
+        .all(|r| r.outcome == Outcome::Executed && r.source.id != "m-4"));
+    assert_eq!(catalog.started.lock().unwrap().len(), 10, "every record started");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_single_request_that_cannot_finish_in_time_fails_before_the_deadline_as_retryable() {
+    let catalog = FakeCatalog {
+        slow_products: HashMap::from([(WEB_STAGING.to_owned(), Duration::from_secs(120))]),
+        ..FakeCatalog::seeded()
+    };
+    let (handler, _catalog, queue) = handler_with(config_with(&[]), catalog, FakeQueue::default());
+    let started = tokio::time::Instant::now();
+
+    let err = handler
+        .handle(event("eventbridge.json"), &deadline_in(Duration::from_secs(10)))
+        .await
+        .unwrap_err();
+
+    assert_eq!(started.elapsed(), Duration::from_secs(7));
+    assert_eq!(err.error_type(), "RetryableFailure");
+    assert!(err.to_string().starts_with("DeadlineReached: abandoned"), "{err}");
+    assert!(queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn with_less_than_the_margin_left_nothing_starts_and_the_whole_batch_fails_visibly() {
+    let (handler, catalog, queue) = new_handler(&[]);
+    // One second left, with the default 3 s margin.
+    let err = handler
+        .handle(event("sqs-batch.json"), &deadline_in(Duration::from_secs(1)))
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.error_type(), "BatchFailed");
+    assert!(err.to_string().contains("not started"), "{err}");
+    assert!(catalog.calls().is_empty());
+    assert!(queue.sent().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn publishing_that_does_not_finish_before_the_deadline_hands_every_unconfirmed_record_back() {
+    // GIVEN a results queue that never answers
+    struct StuckQueue;
+    impl sc_action_runner::ports::ResultPublisher for StuckQueue {
+        async fn publish(&self, _: &[ResultMessage]) -> Vec<Result<(), CallError>> {
+            std::future::pending().await
+        }
+    }
+    let handler = sc_action_runner::Handler::new(config_with(&[]), FakeCatalog::seeded(), StuckQueue);
+    let started = tokio::time::Instant::now();
+
+    let err = handler
+        .handle(event("sqs-batch.json"), &deadline_in(Duration::from_secs(10)))
+        .await
+        .unwrap_err();
+
+    // THEN the invocation still answered before its deadline (250 ms are kept for the answer)
+    assert_eq!(started.elapsed(), Duration::from_millis(9_750));
+    assert_eq!(err.error_type(), "BatchFailed");
+    assert!(
+        err.to_string()
+            .contains("not confirmed before the invocation's deadline"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_publisher_that_answers_for_fewer_results_than_it_was_given_fails_the_missing_ones() {
+    // Batch: every record handed back (the whole batch fails visibly).
+    let queue = FakeQueue {
+        answer_nothing: true,
+        ..Default::default()
+    };
+    let (handler, _catalog, _queue) = handler_with(config_with(&[]), FakeCatalog::seeded(), queue);
+    let err = run(&handler, event("sqs-batch.json"), "r").await.unwrap_err();
+    assert_eq!(err.error_type(), "BatchFailed");
+
+    // Single request: the invocation fails rather than report a result nobody confirmed.
+    let queue = FakeQueue {
+        answer_nothing: true,
+        ..Default::default()
+    };
+    let (handler, _catalog, _queue) = handler_with(config_with(&[]), FakeCatalog::seeded(), queue);
+    let err = run(&handler, event("direct-request.json"), "r").await.unwrap_err();
+    assert_eq!(err.error_type(), "ResultNotPublished");
 }

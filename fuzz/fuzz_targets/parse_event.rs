@@ -36,12 +36,11 @@ fn check(event: Value) {
     } in items
     {
         // What the handler does with a request it cannot parse: a token from the source alone.
-        assert!(is_valid_execute_token(&execute_token(&token_source, "", "")));
+        assert!(is_valid_execute_token(&execute_token(&token_source, None)));
         let Ok(request) = payload.and_then(|p| parse_request(&p)) else {
             continue;
         };
-        let source = request.idempotency_key.as_deref().unwrap_or(&token_source);
-        let token = execute_token(source, &request.product.token_label(), &request.action.token_label());
+        let token = execute_token(&token_source, Some(&request));
         assert!(is_valid_execute_token(&token), "{token:?}");
         // Validated labels never hold the separator, so the derivation stays unambiguous.
         assert!(!request.product.token_label().contains('\n'));

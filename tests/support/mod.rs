@@ -3,6 +3,8 @@
 //! so expectations match `make demo`.
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
+// Test support: `pub` for the test files that include it, and unwrap is how a fake fails a test.
+#![allow(unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +44,8 @@ pub struct FakeCatalog {
     pub associations: HashMap<(String, String), Vec<String>>,
     /// Errors Execute returns for a provisioned product id, one per call, before it succeeds.
     pub execute_faults: Mutex<HashMap<String, Vec<CallError>>>,
+    /// An error Execute returns for a provisioned product id once, after that many calls succeeded.
+    pub execute_faults_after: Mutex<HashMap<String, (usize, CallError)>>,
     pub calls: Mutex<Vec<String>>,
     pub executions: Mutex<Vec<Executed>>,
     pub records_by_token: Mutex<HashMap<String, String>>,
@@ -50,6 +54,13 @@ pub struct FakeCatalog {
     pub max_in_flight: AtomicUsize,
     /// How long each Execute call takes before it answers.
     pub execute_delay: Option<Duration>,
+    /// Execute calls for these provisioned products take this long instead.
+    pub slow_products: HashMap<String, Duration>,
+    /// Execute calls in flight per provisioned product, and the most there ever were.
+    pub in_flight_by_product: Mutex<HashMap<String, usize>>,
+    pub max_in_flight_by_product: Mutex<HashMap<String, usize>>,
+    /// The provisioned product of each Execute call, in the order the calls started.
+    pub started: Mutex<Vec<String>>,
 }
 
 impl FakeCatalog {
@@ -86,6 +97,14 @@ impl FakeCatalog {
 
     pub fn fail_execute(&self, pp: &str, errors: Vec<CallError>) {
         self.execute_faults.lock().unwrap().insert(pp.to_owned(), errors);
+    }
+
+    /// Execute for `pp` succeeds `ok_calls` times, then fails once with `error`.
+    pub fn fail_execute_after(&self, pp: &str, ok_calls: usize, error: CallError) {
+        self.execute_faults_after
+            .lock()
+            .unwrap()
+            .insert(pp.to_owned(), (ok_calls, error));
     }
 
     pub fn calls(&self) -> Vec<String> {
@@ -150,14 +169,36 @@ impl ActionExecutor for FakeCatalog {
             .push(format!("Execute {} {}", e.provisioned_product_id, e.service_action_id));
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        if let Some(delay) = self.execute_delay {
+        let pp = e.provisioned_product_id.to_owned();
+        self.started.lock().unwrap().push(pp.clone());
+        {
+            let mut by_product = self.in_flight_by_product.lock().unwrap();
+            let n = by_product.entry(pp.clone()).or_default();
+            *n += 1;
+            let mut max = self.max_in_flight_by_product.lock().unwrap();
+            let m = max.entry(pp.clone()).or_default();
+            *m = (*m).max(*n);
+        }
+        if let Some(delay) = self.slow_products.get(&pp).copied().or(self.execute_delay) {
             tokio::time::sleep(delay).await;
         }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        *self.in_flight_by_product.lock().unwrap().entry(pp).or_default() -= 1;
 
         if let Some(errors) = self.execute_faults.lock().unwrap().get_mut(e.provisioned_product_id) {
             if !errors.is_empty() {
                 return Err(errors.remove(0));
+            }
+        }
+        {
+            let mut after = self.execute_faults_after.lock().unwrap();
+            if let Some((ok_calls, error)) = after.get_mut(e.provisioned_product_id) {
+                if *ok_calls == 0 {
+                    let error = error.clone();
+                    after.remove(e.provisioned_product_id);
+                    return Err(error);
+                }
+                *ok_calls -= 1;
             }
         }
         let (name, product_id, artifact_id, status) = self
@@ -224,12 +265,18 @@ pub struct FakeQueue {
     pub calls: AtomicUsize,
     pub refuse_all: bool,
     pub refuse_tokens: Mutex<Vec<String>>,
+    /// Sends everything but answers for none of it (a publisher bug the handler must not trust).
+    pub answer_nothing: bool,
 }
 
 impl ResultPublisher for FakeQueue {
     async fn publish(&self, results: &[ResultMessage]) -> Vec<Result<(), CallError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let refuse = self.refuse_tokens.lock().unwrap().clone();
+        if self.answer_nothing {
+            self.sent.lock().unwrap().extend_from_slice(results);
+            return Vec::new();
+        }
         results
             .iter()
             .map(|r| {

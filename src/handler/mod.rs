@@ -1,0 +1,220 @@
+//! The handler: one invocation in, one answer out. An SQS batch goes through the batch driver
+//! ([`batch`]: run → publish → hand back); an EventBridge event or a direct request runs alone and
+//! answers with its published result. The per-record flow is in [`record`].
+
+mod batch;
+mod record;
+
+use serde_json::Value;
+use tracing::warn;
+
+use crate::config::Config;
+use crate::deadline::Budget;
+use crate::error::{CallError, RecordError};
+use crate::event::{classify, EventError, Inbound, WorkItem};
+use crate::outcome::ResultMessage;
+use crate::ports::{ActionExecutor, ResultPublisher};
+
+/// What the handler needs of the Lambda invocation context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The Lambda request id: token source of last resort, and the source id of a direct request.
+    pub request_id: String,
+    /// When the invocation times out, if known.
+    pub deadline: Option<std::time::SystemTime>,
+}
+
+/// Why a record is handed back for retry instead of being acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandBack {
+    /// A failure that a retry may get past (throttling, 5xx, timeouts, a product under change, …).
+    #[error(transparent)]
+    Retryable(RecordError),
+    /// Less than `DEADLINE_MARGIN_MS` was left before the invocation's deadline.
+    #[error("not started: less than DEADLINE_MARGIN_MS was left before the invocation's deadline")]
+    NotStarted,
+    /// Its calls had not finished `DEADLINE_MARGIN_MS` before the deadline; it may have run.
+    #[error(
+        "abandoned: its calls had not finished DEADLINE_MARGIN_MS before the invocation's deadline (the action \
+         may have started; its redelivery carries the same ExecuteToken)"
+    )]
+    Abandoned,
+    /// FIFO: an earlier record of the same message group must be retried, so this one waits.
+    #[error("not started: an earlier record of FIFO message group {group:?} must be retried first")]
+    EarlierInGroup { group: String },
+    /// Its result could not be sent to the results queue.
+    #[error("result not published: {0}")]
+    NotPublished(CallError),
+}
+
+impl HandBack {
+    /// A short machine-readable code, for the `RetryableFailure` of a single request.
+    pub fn code(&self) -> String {
+        match self {
+            HandBack::Retryable(e) => e.to_result_error().code,
+            HandBack::NotStarted => "NotStarted".to_owned(),
+            HandBack::Abandoned => "DeadlineReached".to_owned(),
+            HandBack::EarlierInGroup { .. } => "EarlierRecordFailed".to_owned(),
+            HandBack::NotPublished(e) => e.code().to_owned(),
+        }
+    }
+}
+
+/// Why the invocation as a whole fails (and so is retried, where Lambda retries it).
+#[derive(Debug, thiserror::Error)]
+pub enum InvocationError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("{code}: {cause} (retryable: the invocation fails so that it is retried with the same token)", code = .0.code(), cause = .0)]
+    Retry(HandBack),
+    #[error("the result could not be sent to the results queue, so the request will be retried: {0}")]
+    Publish(CallError),
+    #[error("all {count} records of the batch were handed back for retry; first cause: {first}")]
+    BatchFailed { count: usize, first: Box<HandBack> },
+    /// The answer could not be serialized: failing is the safe side (a `null` SQS answer would
+    /// acknowledge every record).
+    #[error("the answer could not be serialized, so the invocation fails and is retried: {0}")]
+    Answer(String),
+}
+
+impl InvocationError {
+    /// The `errorType` Lambda reports.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            InvocationError::Event(_) => "InvalidEvent",
+            InvocationError::Retry(_) => "RetryableFailure",
+            InvocationError::Publish(_) => "ResultNotPublished",
+            InvocationError::BatchFailed { .. } => "BatchFailed",
+            InvocationError::Answer(_) => "AnswerNotSerializable",
+        }
+    }
+}
+
+impl From<InvocationError> for lambda_runtime::Diagnostic {
+    fn from(e: InvocationError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The function: owns the configuration and the ports, built once at init.
+pub struct Handler<E, P> {
+    config: Config,
+    executor: E,
+    publisher: P,
+}
+
+impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
+    pub fn new(config: Config, executor: E, publisher: P) -> Self {
+        Self {
+            config,
+            executor,
+            publisher,
+        }
+    }
+
+    /// Handles one invocation: an SQS batch answers with its `batchItemFailures`; an EventBridge
+    /// event or a direct request answers with its published result.
+    pub async fn handle(&self, event: Value, invocation: &Invocation) -> Result<Value, InvocationError> {
+        let budget = Budget::new(invocation.deadline, self.config.deadline_margin);
+        match classify(event, &invocation.request_id)? {
+            Inbound::Sqs { items, fifo } => {
+                let response = self.handle_batch(items, fifo, &budget).await?;
+                to_answer(&response)
+            }
+            Inbound::Single(item) => self.handle_single(item, &budget).await,
+        }
+    }
+
+    /// One request on its own: published before the answer; anything that must be retried fails
+    /// the invocation (Lambda or EventBridge retries it with the same event, so the same token).
+    async fn handle_single(&self, item: WorkItem, budget: &Budget) -> Result<Value, InvocationError> {
+        let result = match self.run_record(&item, budget).await {
+            record::RecordRun::Done(result) => result,
+            record::RecordRun::HandBack(cause) => return Err(InvocationError::Retry(cause)),
+        };
+        let sent = self.publish_results(std::slice::from_ref(&result), budget).await;
+        if let Some(Err(e)) = sent.into_iter().next() {
+            warn!(error = %e, "result not published; failing the invocation so that it is retried");
+            return Err(InvocationError::Publish(e));
+        }
+        to_answer(&result)
+    }
+
+    /// Sends results, bounded by the budget; answers one outcome per result, in order. A result
+    /// the publisher did not answer for, or that was not sent in time, counts as not sent.
+    async fn publish_results(&self, results: &[ResultMessage], budget: &Budget) -> Vec<Result<(), CallError>> {
+        if results.is_empty() {
+            return Vec::new();
+        }
+        let answered = budget
+            .bound_publish(self.publisher.publish(results))
+            .await
+            .unwrap_or_else(|| {
+                let late = CallError::transport("SendMessageBatch", "not confirmed before the invocation's deadline");
+                vec![Err(late); results.len()]
+            });
+        every_entry_answered(answered, results.len())
+    }
+}
+
+/// `answers` padded to `len` with failures: an entry the publisher said nothing about was not sent.
+fn every_entry_answered(mut answers: Vec<Result<(), CallError>>, len: usize) -> Vec<Result<(), CallError>> {
+    let missing = CallError::transport("SendMessageBatch", "the publisher gave no answer for this result");
+    answers.truncate(len);
+    answers.resize(len, Err(missing));
+    answers
+}
+
+fn to_answer<T: serde::Serialize>(answer: &T) -> Result<Value, InvocationError> {
+    serde_json::to_value(answer).map_err(|e| InvocationError::Answer(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invocation_errors_have_distinct_error_types() {
+        let e: lambda_runtime::Diagnostic = InvocationError::Event(EventError::NotAnObject("an array")).into();
+        assert_eq!(e.error_type, "InvalidEvent");
+        assert!(e.error_message.contains("must be a JSON object"));
+        let e: lambda_runtime::Diagnostic = InvocationError::BatchFailed {
+            count: 2,
+            first: Box::new(HandBack::NotStarted),
+        }
+        .into();
+        assert_eq!(e.error_type, "BatchFailed");
+        let e: lambda_runtime::Diagnostic = InvocationError::Retry(HandBack::Abandoned).into();
+        assert_eq!(e.error_type, "RetryableFailure");
+        assert!(
+            e.error_message.starts_with("DeadlineReached: abandoned"),
+            "{}",
+            e.error_message
+        );
+    }
+
+    #[test]
+    fn a_publisher_that_answers_too_few_entries_failed_the_missing_ones() {
+        let answered = every_entry_answered(vec![Ok(())], 3);
+        assert_eq!(answered.len(), 3);
+        assert!(answered[0].is_ok());
+        assert!(answered[1..].iter().all(Result::is_err));
+        assert!(every_entry_answered(Vec::new(), 1)[0].is_err());
+        assert_eq!(every_entry_answered(vec![Ok(()), Ok(())], 1), vec![Ok(())]);
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_serialized_fails_the_invocation() {
+        struct Unserializable;
+        impl serde::Serialize for Unserializable {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("cannot"))
+            }
+        }
+        let err = to_answer(&Unserializable).unwrap_err();
+        assert_eq!(err.error_type(), "AnswerNotSerializable");
+    }
+}
