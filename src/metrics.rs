@@ -12,6 +12,8 @@
 //!
 //! The module is pure (no clock, no environment, no global recorder): the caller passes the
 //! namespace, the function name and the timestamp, which keeps it testable without global state.
+//! The caller prints the line as it is, on its own line of stdout (one `write_all` of the line and
+//! `\n`), not through `tracing`, whose JSON wrapper would hide the `_aws` member from CloudWatch.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -108,6 +110,7 @@ pub struct InvocationMetrics {
 }
 
 impl InvocationMetrics {
+    /// Nothing counted yet.
     pub fn new() -> Self {
         Self::default()
     }
