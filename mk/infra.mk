@@ -4,9 +4,10 @@
 #   .venv-sam      aws-sam-cli + cfn-lint        (requirements-infra.txt)
 #   .venv-checkov  checkov, alone because it pins a boto3 that breaks SAM CLI (requirements-checkov.txt)
 # Stamp files make re-runs fast: venvs reinstall only when their requirements change, and
-# check-infra re-runs only when the template, the checker configs or the tools change.
+# check-infra re-runs only when the template, the checker configs, the template tests (or the
+# metric names in src/metrics.rs that they compare with the alarms) or the tools change.
 
-.PHONY: build build-x86 sam-build check-infra cfn-lint sam-validate checkov infra-tools clean-infra
+.PHONY: build build-x86 sam-build check-infra cfn-lint sam-validate checkov template-test infra-tools clean-infra
 
 PYTHON ?= python3
 SAM_VENV       := $(CURDIR)/.venv-sam
@@ -19,6 +20,7 @@ CFN_LINT       := $(SAM_VENV)/bin/cfn-lint
 CHECKOV        := $(CHECKOV_VENV)/bin/checkov
 TEMPLATE       := template.yaml
 INFRA_CONFIGS  := $(wildcard .cfnlintrc .checkov.yaml)
+INFRA_TESTS    := $(wildcard tests/infra/*.py) src/metrics.rs
 
 # No usage reports from SAM CLI; SAM's rust-cargolambda builder is a beta feature.
 export SAM_CLI_TELEMETRY := 0
@@ -45,11 +47,11 @@ sam-build: venv $(SAM_STAMP) ## sam build (rust-cargolambda) into .aws-sam/build
 	@grep -A2 '^  Architecture:$$' .aws-sam/build/template.yaml | grep -q 'Default: $(SAM_ARCH)$$'
 	@ls -l .aws-sam/build/ActionRunnerFunction/bootstrap
 
-check-infra: $(INFRA_OK_STAMP) ## cfn-lint, sam validate --lint and checkov on template.yaml
+check-infra: $(INFRA_OK_STAMP) ## cfn-lint, sam validate --lint, checkov and the template tests on template.yaml
 
-$(INFRA_OK_STAMP): $(TEMPLATE) $(INFRA_CONFIGS) $(SAM_STAMP) $(CHECKOV_STAMP)
+$(INFRA_OK_STAMP): $(TEMPLATE) $(INFRA_CONFIGS) $(INFRA_TESTS) $(SAM_STAMP) $(CHECKOV_STAMP)
 	@rm -f $@
-	$(MAKE) --no-print-directory cfn-lint sam-validate checkov
+	$(MAKE) --no-print-directory cfn-lint sam-validate checkov template-test
 	@touch $@
 
 cfn-lint: $(SAM_STAMP)
@@ -62,6 +64,11 @@ sam-validate: $(SAM_STAMP)
 # Skips live in the template (Metadata: checkov: skip) with their reasons.
 checkov: $(CHECKOV_STAMP)
 	$(CHECKOV) --file $(TEMPLATE) --framework cloudformation --skip-download --compact --quiet
+
+# tests/infra: the template's operational contract (an alarm per DLQ, the topic as every alarm's
+# action, the metric names of src/metrics.rs), parsed with cfn-lint's decoder; stdlib unittest.
+template-test: $(SAM_STAMP)
+	$(SAM_VENV)/bin/python -m unittest discover -s tests/infra -t tests/infra
 
 infra-tools: $(SAM_STAMP) $(CHECKOV_STAMP) ## install .venv-sam and .venv-checkov
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod handler;
 pub mod logging;
+pub mod metrics;
 pub mod outcome;
 pub mod ports;
 pub mod request;
