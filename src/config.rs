@@ -11,6 +11,10 @@ pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 10;
 /// Default time kept in reserve before the invocation's deadline for publishing and answering:
 /// records' work ends this long before the deadline.
 pub(crate) const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(3000);
+/// Default delay of the first tracking message of an execution (`TRACK_FIRST_DELAY_SECONDS`).
+pub(crate) const DEFAULT_TRACK_FIRST_DELAY_SECONDS: u32 = 30;
+/// Default time tracking waits for a final status (`TRACK_TIMEOUT_SECONDS`).
+pub(crate) const DEFAULT_TRACK_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Default limit on one attempt of an AWS call (connect, send, answer); the SDK makes up to 3 attempts.
 pub(crate) const DEFAULT_SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -33,6 +37,23 @@ pub struct Config {
     /// One attempt of an AWS call is abandoned (and retried) after this long (`SDK_ATTEMPT_TIMEOUT_MS`).
     /// Local fault tests shorten it so that latency spikes past it happen in reasonable time.
     pub sdk_attempt_timeout: Duration,
+    /// Completion tracking, when `TRACKING_QUEUE_URL` is set.
+    pub tracking: Option<Tracking>,
+    /// CloudWatch namespace of the metrics (`METRICS_NAMESPACE`); `None` when they are off.
+    pub metrics_namespace: Option<String>,
+}
+
+/// How executions are followed to their final status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracking {
+    /// Where tracking messages go (`TRACKING_QUEUE_URL`): a standard queue whose messages come
+    /// back to this function (the template uses the requests queue).
+    pub queue_url: String,
+    /// The first tracking message waits this long; the n-th min(900, first × 2ⁿ)
+    /// (`TRACK_FIRST_DELAY_SECONDS`, 0–900).
+    pub first_delay_seconds: u32,
+    /// Tracking gives up (TIMED_OUT) this long after it began (`TRACK_TIMEOUT_SECONDS`, 1–604800).
+    pub timeout: Duration,
 }
 
 /// Why the configuration cannot be used; the function then fails at init.
@@ -55,14 +76,7 @@ impl Config {
         let non_empty = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
 
         let results_queue_url = non_empty("RESULTS_QUEUE_URL").ok_or(ConfigError::Missing("RESULTS_QUEUE_URL"))?;
-        if !(results_queue_url.starts_with("https://") || results_queue_url.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
-                name: "RESULTS_QUEUE_URL",
-                reason: format!(
-                    "expected a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), got {results_queue_url:?}"
-                ),
-            });
-        }
+        check_queue_url("RESULTS_QUEUE_URL", &results_queue_url)?;
 
         let max_concurrency = match non_empty("MAX_CONCURRENCY") {
             None => DEFAULT_MAX_CONCURRENCY,
@@ -115,6 +129,15 @@ impl Config {
             },
         };
 
+        let tracking = tracking(&non_empty)?;
+        let metrics_namespace =
+            crate::metrics::namespace_setting(lookup("METRICS_NAMESPACE").as_deref()).map_err(|reason| {
+                ConfigError::Invalid {
+                    name: "METRICS_NAMESPACE",
+                    reason,
+                }
+            })?;
+
         Ok(Config {
             results_queue_url,
             max_concurrency,
@@ -126,8 +149,77 @@ impl Config {
             )?,
             deadline_margin,
             sdk_attempt_timeout,
+            tracking,
+            metrics_namespace,
         })
     }
+}
+
+fn check_queue_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        name,
+        reason: format!("expected a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), got {url:?}"),
+    })
+}
+
+/// A whole number within `range`, or the default when unset.
+fn number_in<T>(
+    name: &'static str,
+    raw: Option<String>,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(v) = raw else { return Ok(default) };
+    match v.parse::<T>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "expected a whole number from {} to {}, got {v:?}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
+}
+
+fn tracking(non_empty: &impl Fn(&str) -> Option<String>) -> Result<Option<Tracking>, ConfigError> {
+    let Some(queue_url) = non_empty("TRACKING_QUEUE_URL") else {
+        return Ok(None);
+    };
+    check_queue_url("TRACKING_QUEUE_URL", &queue_url)?;
+    if is_fifo_queue(&queue_url) {
+        return Err(ConfigError::Invalid {
+            name: "TRACKING_QUEUE_URL",
+            reason: format!(
+                "{queue_url:?} is a FIFO queue, and SQS cannot delay single messages on a FIFO queue \
+                 (tracking messages wait with DelaySeconds); use a standard queue"
+            ),
+        });
+    }
+    let first_delay_seconds = number_in(
+        "TRACK_FIRST_DELAY_SECONDS",
+        non_empty("TRACK_FIRST_DELAY_SECONDS"),
+        0..=crate::tracking::MAX_DELAY_SECONDS,
+        DEFAULT_TRACK_FIRST_DELAY_SECONDS,
+    )?;
+    let timeout_seconds = number_in(
+        "TRACK_TIMEOUT_SECONDS",
+        non_empty("TRACK_TIMEOUT_SECONDS"),
+        1..=604_800u64,
+        DEFAULT_TRACK_TIMEOUT.as_secs(),
+    )?;
+    Ok(Some(Tracking {
+        queue_url,
+        first_delay_seconds,
+        timeout: Duration::from_secs(timeout_seconds),
+    }))
 }
 
 /// Whether a queue URL names a FIFO queue (SQS requires the `.fifo` suffix on those, and only those).
@@ -194,6 +286,77 @@ mod tests {
         assert_eq!(c.deadline_margin, Duration::from_millis(3000));
         assert_eq!(c.sdk_attempt_timeout, Duration::from_secs(10));
         assert!(!is_fifo_queue(&c.results_queue_url));
+        assert_eq!(c.tracking, None);
+        assert_eq!(c.metrics_namespace.as_deref(), Some("ScActionRunner"));
+    }
+
+    #[test]
+    fn tracking_is_on_with_a_standard_queue_and_its_defaults() {
+        let queue = "https://sqs.us-east-1.amazonaws.com/1/requests";
+        let c = config(&[URL, ("TRACKING_QUEUE_URL", queue)]).unwrap();
+        assert_eq!(
+            c.tracking,
+            Some(Tracking {
+                queue_url: queue.into(),
+                first_delay_seconds: 30,
+                timeout: Duration::from_secs(3600),
+            })
+        );
+        let c = config(&[
+            URL,
+            ("TRACKING_QUEUE_URL", queue),
+            ("TRACK_FIRST_DELAY_SECONDS", "0"),
+            ("TRACK_TIMEOUT_SECONDS", "604800"),
+        ])
+        .unwrap();
+        let tracking = c.tracking.unwrap();
+        assert_eq!((tracking.first_delay_seconds, tracking.timeout.as_secs()), (0, 604_800));
+        assert_eq!(config(&[URL, ("TRACKING_QUEUE_URL", " ")]).unwrap().tracking, None);
+    }
+
+    #[test]
+    fn tracking_settings_out_of_range_are_init_errors() {
+        let queue = ("TRACKING_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/requests");
+        for (name, value) in [
+            ("TRACK_FIRST_DELAY_SECONDS", "901"),
+            ("TRACK_FIRST_DELAY_SECONDS", "-1"),
+            ("TRACK_TIMEOUT_SECONDS", "0"),
+            ("TRACK_TIMEOUT_SECONDS", "604801"),
+        ] {
+            match config(&[URL, queue, (name, value)]) {
+                Err(ConfigError::Invalid { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{name}={value}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_fifo_tracking_queue_is_an_init_error_that_says_why() {
+        let err = config(&[
+            URL,
+            ("TRACKING_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/q.fifo"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("TRACKING_QUEUE_URL") && err.contains("cannot delay single messages"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn metrics_can_be_turned_off() {
+        assert_eq!(
+            config(&[URL, ("METRICS_NAMESPACE", "off")]).unwrap().metrics_namespace,
+            None
+        );
+        assert_eq!(
+            config(&[URL, ("METRICS_NAMESPACE", "Team/Remediation")])
+                .unwrap()
+                .metrics_namespace
+                .as_deref(),
+            Some("Team/Remediation")
+        );
     }
 
     #[test]
@@ -256,6 +419,8 @@ mod tests {
             ("SDK_ATTEMPT_TIMEOUT_MS", "0"),
             ("SDK_ATTEMPT_TIMEOUT_MS", "1s"),
             ("RESULTS_QUEUE_URL", "results"),
+            ("TRACKING_QUEUE_URL", "requests"),
+            ("METRICS_NAMESPACE", "AWS/Lambda"),
         ] {
             let vars = if name == "RESULTS_QUEUE_URL" {
                 vec![(name, value)]

@@ -184,6 +184,9 @@ pub enum RecordError {
     /// A service action name did not match any action of the product's provisioning artifact.
     #[error("{message}")]
     ServiceActionNotFound { message: String },
+    /// A tracking message names a record that is not the execution it claims to track.
+    #[error("{message}")]
+    RecordMismatch { message: String },
     /// An AWS call failed.
     #[error(transparent)]
     Call(#[from] CallError),
@@ -194,7 +197,8 @@ impl RecordError {
         match self {
             RecordError::InvalidRequest(_)
             | RecordError::NotAllowed { .. }
-            | RecordError::ServiceActionNotFound { .. } => Disposition::Reject,
+            | RecordError::ServiceActionNotFound { .. }
+            | RecordError::RecordMismatch { .. } => Disposition::Reject,
             RecordError::Call(e) => e.disposition(),
         }
     }
@@ -205,6 +209,7 @@ impl RecordError {
             RecordError::InvalidRequest(e) => ("InvalidRequest".to_owned(), e.message.clone()),
             RecordError::NotAllowed { message, .. } => ("NotAllowed".to_owned(), message.clone()),
             RecordError::ServiceActionNotFound { message } => ("ResourceNotFoundException".to_owned(), message.clone()),
+            RecordError::RecordMismatch { message } => ("RecordMismatch".to_owned(), message.clone()),
             RecordError::Call(e) => (e.code().to_owned(), format!("{}: {}", e.operation, e.message)),
         };
         ResultError { code, message }

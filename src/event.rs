@@ -57,8 +57,8 @@ pub enum EventError {
     NotAnObject(&'static str),
     #[error(
         "unrecognised event shape (top-level keys: {0}); expected an SQS batch (Records), an EventBridge event \
-         (detail-type, detail) or a request naming provisionedProductId/provisionedProductName and \
-         serviceActionId/serviceActionName"
+         (detail-type, detail), a request naming provisionedProductId/provisionedProductName and \
+         serviceActionId/serviceActionName, or a tracking message (trackRecord)"
     )]
     UnknownShape(String),
     #[error("`Records` must be an array of SQS records, got {0}")]
@@ -81,6 +81,7 @@ const REQUEST_KEYS: &[&str] = &[
     "ProvisionedProductName",
     "ServiceActionId",
     "ServiceActionName",
+    crate::tracking::TRACK_KEY,
 ];
 
 /// Sorts an invocation event into work. `request_id` is the Lambda request id, the token source of

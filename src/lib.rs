@@ -16,6 +16,7 @@ pub mod outcome;
 pub mod ports;
 pub mod request;
 pub mod token;
+pub mod tracking;
 
 pub use config::Config;
 pub use handler::{Handler, Invocation};

@@ -8,7 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
 use sc_action_runner::aws::servicecatalog::ServiceCatalogExecutor;
-use sc_action_runner::aws::sqs::SqsResultPublisher;
+use sc_action_runner::aws::sqs::SqsQueues;
 use sc_action_runner::deadline::deadline_from_runtime;
 use sc_action_runner::{Config, Handler, Invocation};
 use serde_json::Value;
@@ -30,8 +30,8 @@ async fn main() -> Result<(), Error> {
         .load()
         .await;
     let executor = ServiceCatalogExecutor::new(aws_sdk_servicecatalog::Client::new(&sdk));
-    let publisher = SqsResultPublisher::new(aws_sdk_sqs::Client::new(&sdk), config.results_queue_url.clone());
-    let handler = Handler::new(config, executor, publisher);
+    let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&sdk), config.results_queue_url.clone());
+    let handler = Handler::new(config, executor, queues);
     let handler = &handler;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

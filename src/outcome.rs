@@ -10,6 +10,12 @@ pub enum Outcome {
     Executed,
     /// The request can never succeed as sent; `error` says why. It is not retried.
     Rejected,
+    /// Completion tracking: the execution's record ended `SUCCEEDED`.
+    Succeeded,
+    /// Completion tracking: the execution's record ended `FAILED`; `error` is its first RecordError.
+    Failed,
+    /// Completion tracking: no final status within `TRACK_TIMEOUT_SECONDS`.
+    TimedOut,
 }
 
 /// Where a request came from.
@@ -46,6 +52,38 @@ pub struct ResultMessage {
     pub service_action_id: Option<String>,
     pub record_detail: Option<RecordDetail>,
     pub error: Option<ResultError>,
+    /// The record's outputs, on a final result of completion tracking only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_outputs: Option<Vec<RecordOutput>>,
+    /// The fleet run the execution belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_run_id: Option<String>,
+    /// Whether this is the final message of a tracked execution (it then follows an EXECUTED
+    /// message with the same token, so a FIFO queue needs another deduplication id for it).
+    #[serde(skip)]
+    concludes_execution: bool,
+}
+
+/// One of DescribeRecord's RecordOutputs. Its value can be anything the automation produced, so
+/// it never goes to a log: `Debug` leaves it out.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecordOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl std::fmt::Debug for RecordOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordOutput")
+            .field("output_key", &self.output_key)
+            .field("output_value", &self.output_value.as_ref().map(|_| "<not shown>"))
+            .finish()
+    }
 }
 
 /// The API's RecordDetail with the API's own member names, times as RFC 3339. Members the API did
@@ -120,6 +158,9 @@ impl ResultMessage {
             service_action_id: Some(service_action_id),
             record_detail: Some(record_detail),
             error: None,
+            record_outputs: None,
+            fleet_run_id: None,
+            concludes_execution: false,
         }
     }
 
@@ -139,6 +180,50 @@ impl ResultMessage {
             service_action_id,
             record_detail: None,
             error: Some(error),
+            record_outputs: None,
+            fleet_run_id: None,
+            concludes_execution: false,
+        }
+    }
+
+    /// This EXECUTED result turned into the final result of its tracked execution: SUCCEEDED,
+    /// FAILED or TIMED_OUT, with the record's outputs.
+    pub fn concluded(
+        mut self,
+        outcome: Outcome,
+        record_outputs: Vec<RecordOutput>,
+        error: Option<ResultError>,
+    ) -> Self {
+        self.outcome = outcome;
+        self.record_outputs = Some(record_outputs);
+        self.error = error;
+        self.concluding()
+    }
+
+    /// This result, as part of the fleet run `fleet_run_id` (if any).
+    pub fn in_fleet_run(mut self, fleet_run_id: Option<String>) -> Self {
+        self.fleet_run_id = fleet_run_id;
+        self
+    }
+
+    /// This result, marked as the final message of a tracked execution.
+    pub fn concluding(mut self) -> Self {
+        self.concludes_execution = true;
+        self
+    }
+
+    /// Whether this is the final message of a tracked execution.
+    pub fn concludes_execution(&self) -> bool {
+        self.concludes_execution
+    }
+
+    /// The MessageDeduplicationId on a FIFO results queue: the token, with `-final` for the final
+    /// message of a tracked execution (so it is not taken for a copy of the EXECUTED one).
+    pub fn deduplication_id(&self) -> String {
+        if self.concludes_execution {
+            format!("{}-final", self.execute_token)
+        } else {
+            self.execute_token.clone()
         }
     }
 
@@ -189,6 +274,35 @@ mod tests {
         );
         let back: ResultMessage = serde_json::from_value(v).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn a_concluding_result_has_its_own_deduplication_id_and_the_same_json() {
+        let source = Source {
+            kind: SourceKind::Sqs,
+            id: "m-1".into(),
+        };
+        let error = ResultError {
+            code: "X".into(),
+            message: "y".into(),
+        };
+        let first = ResultMessage::rejected(source, "tok".into(), None, None, error);
+        let last = first.clone().concluding();
+        assert_eq!(first.deduplication_id(), "tok");
+        assert_eq!(last.deduplication_id(), "tok-final");
+        assert!(last.concludes_execution() && !first.concludes_execution());
+        assert_eq!(first.to_json().unwrap(), last.to_json().unwrap());
+    }
+
+    #[test]
+    fn record_output_values_never_show_in_debug() {
+        let output = RecordOutput {
+            output_key: Some("Password".into()),
+            output_value: Some("hunter2".into()),
+            description: None,
+        };
+        let shown = format!("{output:?}");
+        assert!(shown.contains("Password") && !shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! The two narrow ports the handler needs. `src/aws/` implements them with the AWS SDK; tests use
-//! small in-memory fakes.
+//! The narrow ports the handler needs. `src/aws/` implements them with the AWS SDK; tests use small
+//! in-memory fakes.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::error::CallError;
-use crate::outcome::{RecordDetail, ResultMessage};
+use crate::outcome::{RecordDetail, RecordOutput, ResultMessage};
 use crate::request::{AcceptLanguage, ProductRef};
 
 /// What the handler needs to know of a provisioned product.
@@ -40,6 +40,41 @@ impl std::fmt::Debug for Execution<'_> {
     }
 }
 
+/// DescribeRecord's answer: the record, and its outputs from every page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DescribedRecord {
+    pub detail: RecordDetail,
+    pub outputs: Vec<RecordOutput>,
+}
+
+/// A message for a queue of this function's own: a tracking message, or a fleet run's child request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub body: String,
+    /// `DelaySeconds` (0–900); standard queues only.
+    pub delay_seconds: u32,
+    /// `MessageGroupId` and `MessageDeduplicationId`, for a FIFO queue.
+    pub fifo: Option<FifoIds>,
+}
+
+/// The two ids every message to a FIFO queue needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FifoIds {
+    pub group_id: String,
+    pub deduplication_id: String,
+}
+
+impl std::fmt::Debug for OutgoingMessage {
+    /// The body is left out: a child request carries parameter values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingMessage")
+            .field("body_bytes", &self.body.len())
+            .field("delay_seconds", &self.delay_seconds)
+            .field("fifo", &self.fifo)
+            .finish()
+    }
+}
+
 /// Service Catalog, as far as running a self-service action goes.
 pub trait ActionExecutor: Send + Sync {
     /// DescribeProvisionedProduct, by id or by name.
@@ -61,12 +96,29 @@ pub trait ActionExecutor: Send + Sync {
 
     /// ExecuteProvisionedProductServiceAction.
     fn execute(&self, execution: Execution<'_>) -> impl Future<Output = Result<RecordDetail, CallError>> + Send;
+
+    /// DescribeRecord, with the record's outputs from every page.
+    fn describe_record(
+        &self,
+        record_id: &str,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<DescribedRecord, CallError>> + Send;
 }
 
 /// The results queue.
 pub trait ResultPublisher: Send + Sync {
     /// Sends every result, and says for each one (same order) whether it was sent.
     fn publish(&self, results: &[ResultMessage]) -> impl Future<Output = Vec<Result<(), CallError>>> + Send;
+}
+
+/// The function's own queues: where tracking messages (and a fleet run's child requests) go.
+pub trait MessageSender: Send + Sync {
+    /// Sends every message to `queue_url`, and says for each one (same order) whether it was sent.
+    fn send(
+        &self,
+        queue_url: &str,
+        messages: &[OutgoingMessage],
+    ) -> impl Future<Output = Vec<Result<(), CallError>>> + Send;
 }
 
 /// A shared port is a port: lets callers keep a handle on what they lend the handler.
@@ -92,10 +144,28 @@ impl<T: ActionExecutor> ActionExecutor for std::sync::Arc<T> {
     fn execute(&self, execution: Execution<'_>) -> impl Future<Output = Result<RecordDetail, CallError>> + Send {
         (**self).execute(execution)
     }
+
+    fn describe_record(
+        &self,
+        record_id: &str,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<DescribedRecord, CallError>> + Send {
+        (**self).describe_record(record_id, accept_language)
+    }
 }
 
 impl<T: ResultPublisher> ResultPublisher for std::sync::Arc<T> {
     fn publish(&self, results: &[ResultMessage]) -> impl Future<Output = Vec<Result<(), CallError>>> + Send {
         (**self).publish(results)
+    }
+}
+
+impl<T: MessageSender> MessageSender for std::sync::Arc<T> {
+    fn send(
+        &self,
+        queue_url: &str,
+        messages: &[OutgoingMessage],
+    ) -> impl Future<Output = Vec<Result<(), CallError>>> + Send {
+        (**self).send(queue_url, messages)
     }
 }

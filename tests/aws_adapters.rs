@@ -17,6 +17,7 @@ use aws_sdk_servicecatalog::error::ErrorMetadata;
 use aws_sdk_servicecatalog::operation::describe_provisioned_product::{
     DescribeProvisionedProductInput, DescribeProvisionedProductOutput,
 };
+use aws_sdk_servicecatalog::operation::describe_record::{DescribeRecordInput, DescribeRecordOutput};
 use aws_sdk_servicecatalog::operation::execute_provisioned_product_service_action::{
     ExecuteProvisionedProductServiceActionError, ExecuteProvisionedProductServiceActionInput,
     ExecuteProvisionedProductServiceActionOutput,
@@ -38,12 +39,14 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_runtime_api::http::StatusCode;
 
 use sc_action_runner::aws::servicecatalog::ServiceCatalogExecutor;
-use sc_action_runner::aws::sqs::SqsResultPublisher;
+use sc_action_runner::aws::sqs::SqsQueues;
 use sc_action_runner::error::{CallError, CallErrorKind, Disposition};
 use sc_action_runner::outcome::{
     RecordDetail, RecordErrorDetail, RecordTag, ResultError, ResultMessage, Source, SourceKind,
 };
-use sc_action_runner::ports::{ActionExecutor, Execution, ProvisionedProduct, ResultPublisher};
+use sc_action_runner::ports::{
+    ActionExecutor, Execution, FifoIds, MessageSender, OutgoingMessage, ProvisionedProduct, ResultPublisher,
+};
 use sc_action_runner::request::{AcceptLanguage, ProductRef};
 
 const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
@@ -75,10 +78,10 @@ fn service_catalog(rules: &[&Rule]) -> ServiceCatalogExecutor {
     ServiceCatalogExecutor::new(client)
 }
 
-fn sqs(rules: &[&Rule], queue_url: &str) -> SqsResultPublisher {
+fn sqs(rules: &[&Rule], queue_url: &str) -> SqsQueues {
     let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, rules, |c| c
         .retry_config(fast_retries()));
-    SqsResultPublisher::new(client, queue_url)
+    SqsQueues::new(client, queue_url)
 }
 
 /// Keeps every request a rule saw, to assert on the exact input afterwards (a failed
@@ -884,7 +887,7 @@ async fn find_service_action_id_fails_when_a_later_page_fails() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SqsResultPublisher: SendMessageBatch
+// SqsQueues: SendMessageBatch
 // ---------------------------------------------------------------------------------------------
 
 fn result(i: usize, provisioned_product_id: Option<&str>) -> ResultMessage {
@@ -1290,4 +1293,229 @@ async fn a_fifo_queue_sends_no_later_result_of_a_group_whose_result_failed_and_g
     assert_eq!(outcomes[3].as_ref().unwrap_err().code(), "InternalError");
     assert!(outcomes[12].as_ref().unwrap_err().message().contains("not sent"));
     assert_eq!(outcomes[12].as_ref().unwrap_err().disposition(), Disposition::Retry);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DescribeRecord (completion tracking)
+// ---------------------------------------------------------------------------------------------
+
+fn record_output(key: &str, value: &str) -> aws_sdk_servicecatalog::types::RecordOutput {
+    aws_sdk_servicecatalog::types::RecordOutput::builder()
+        .output_key(key)
+        .output_value(value)
+        .description(format!("{key} of the run"))
+        .build()
+}
+
+#[tokio::test]
+async fn describe_record_sends_the_id_and_language_and_gathers_the_outputs_of_every_page() {
+    // GIVEN a record whose outputs come on two pages
+    let seen = Seen::new();
+    let recorder = seen.clone();
+    let rule = mock!(aws_sdk_servicecatalog::Client::describe_record)
+        .match_requests(move |r| recorder.record(r))
+        .then_compute_output(|input: &DescribeRecordInput| {
+            let detail = aws_sdk_servicecatalog::types::RecordDetail::builder()
+                .record_id("rec-1")
+                .status(RecordStatus::Failed)
+                .provisioned_product_id("pp-1")
+                .updated_time(DateTime::from_secs(1_764_150_000))
+                .record_errors(
+                    SdkRecordError::builder()
+                        .code("AccessDenied")
+                        .description("no role")
+                        .build(),
+                )
+                .build();
+            match input.page_token() {
+                None => DescribeRecordOutput::builder()
+                    .record_detail(detail)
+                    .record_outputs(record_output("A", "1"))
+                    .next_page_token("page-2")
+                    .build(),
+                Some(_) => DescribeRecordOutput::builder()
+                    .record_detail(detail)
+                    .record_outputs(record_output("B", "2"))
+                    .build(),
+            }
+        });
+    let sc = service_catalog(&[&rule]);
+
+    // WHEN it is described
+    let described = sc
+        .describe_record("rec-1", Some(AcceptLanguage::Zh))
+        .await
+        .expect("described");
+
+    // THEN both pages were asked for, with the id, the language and the largest page size
+    let calls = seen.all();
+    assert_eq!(calls.len(), 2);
+    for call in &calls {
+        assert_eq!(call.id(), Some("rec-1"));
+        assert_eq!(call.accept_language(), Some("zh"));
+        assert_eq!(call.page_size(), Some(20));
+    }
+    assert_eq!(calls[0].page_token(), None);
+    assert_eq!(calls[1].page_token(), Some("page-2"));
+    // AND the detail keeps the API's names and RecordErrors; the outputs of both pages are there
+    assert_eq!(described.detail.record_id.as_deref(), Some("rec-1"));
+    assert_eq!(described.detail.status.as_deref(), Some("FAILED"));
+    assert_eq!(described.detail.updated_time.as_deref(), Some("2025-11-26T09:40:00Z"));
+    assert_eq!(
+        described.detail.record_errors,
+        vec![RecordErrorDetail {
+            code: Some("AccessDenied".into()),
+            description: Some("no role".into())
+        }]
+    );
+    let outputs: Vec<(Option<&str>, Option<&str>, Option<&str>)> = described
+        .outputs
+        .iter()
+        .map(|o| {
+            (
+                o.output_key.as_deref(),
+                o.output_value.as_deref(),
+                o.description.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            (Some("A"), Some("1"), Some("A of the run")),
+            (Some("B"), Some("2"), Some("B of the run"))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn describe_record_errors_keep_their_code_and_disposition() {
+    for case in [
+        ErrorCase::json(400, "ResourceNotFoundException", Disposition::Reject, 1),
+        ErrorCase::json(400, "ThrottlingException", Disposition::Retry, MAX_ATTEMPTS),
+        ErrorCase::json(500, "InternalFailure", Disposition::Retry, MAX_ATTEMPTS),
+        ErrorCase::json(400, "AccessDeniedException", Disposition::Reject, 1),
+    ] {
+        let rule = mock!(aws_sdk_servicecatalog::Client::describe_record).then_http_response(move || case.response());
+        let sc = service_catalog(&[&rule]);
+        let err = sc.describe_record("rec-1", None).await.expect_err("refused");
+        case.check(&err, "DescribeRecord", rule.num_calls());
+    }
+}
+
+#[tokio::test]
+async fn describe_record_without_a_record_detail_is_no_answer() {
+    let rule =
+        mock!(aws_sdk_servicecatalog::Client::describe_record).then_output(|| DescribeRecordOutput::builder().build());
+    let err = service_catalog(&[&rule])
+        .describe_record("rec-1", None)
+        .await
+        .expect_err("no detail");
+    assert_eq!(err.kind(), &CallErrorKind::Transport);
+    assert_eq!(err.disposition(), Disposition::Retry);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The function's own queues (tracking messages)
+// ---------------------------------------------------------------------------------------------
+
+const REQUESTS_QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/sc-action-requests";
+
+fn outgoing(i: usize, delay_seconds: u32) -> OutgoingMessage {
+    OutgoingMessage {
+        body: format!(r#"{{"trackRecord":{{"n":{i}}}}}"#),
+        delay_seconds,
+        fifo: None,
+    }
+}
+
+#[tokio::test]
+async fn messages_go_to_the_named_queue_ten_at_a_time_with_their_delay() {
+    let seen = Seen::new();
+    let rule = send_rule(&seen);
+    let queues = sqs(&[&rule], RESULTS_QUEUE);
+    let messages: Vec<OutgoingMessage> = (0..12).map(|i| outgoing(i, if i == 0 { 0 } else { 30 })).collect();
+
+    let outcomes = queues.send(REQUESTS_QUEUE, &messages).await;
+
+    assert_eq!(outcomes, vec![Ok(()); 12]);
+    let mut calls = seen.all();
+    calls.sort_by_key(|c| c.entries().len());
+    assert_eq!(calls.iter().map(|c| c.entries().len()).collect::<Vec<_>>(), [2, 10]);
+    for call in &calls {
+        assert_eq!(call.queue_url(), Some(REQUESTS_QUEUE), "not the results queue");
+    }
+    let ten = &calls[1];
+    assert_eq!(ids(ten), index_ids(10));
+    assert_eq!(ten.entries()[0].message_body(), messages[0].body);
+    assert_eq!(
+        ten.entries()[0].delay_seconds(),
+        None,
+        "no delay: the member is left out"
+    );
+    assert_eq!(ten.entries()[1].delay_seconds(), Some(30));
+    assert!(ten.entries().iter().all(|e| e.message_group_id().is_none()));
+}
+
+#[tokio::test]
+async fn a_message_for_a_fifo_queue_carries_its_group_and_deduplication_ids() {
+    let seen = Seen::new();
+    let rule = send_rule(&seen);
+    let queues = sqs(&[&rule], RESULTS_QUEUE);
+    let message = OutgoingMessage {
+        fifo: Some(FifoIds {
+            group_id: "pp-1".into(),
+            deduplication_id: "dedup-1".into(),
+        }),
+        ..outgoing(0, 0)
+    };
+
+    let outcomes = queues
+        .send("https://sqs.us-east-1.amazonaws.com/1/q.fifo", &[message])
+        .await;
+
+    assert_eq!(outcomes, vec![Ok(())]);
+    let calls = seen.all();
+    let entry = &calls[0].entries()[0];
+    assert_eq!(entry.message_group_id(), Some("pp-1"));
+    assert_eq!(entry.message_deduplication_id(), Some("dedup-1"));
+    assert_eq!(entry.delay_seconds(), None);
+}
+
+#[tokio::test]
+async fn a_refused_message_fails_alone() {
+    let rule = mock!(aws_sdk_sqs::Client::send_message_batch).then_compute_output(|input| {
+        let mut output = all_sent(input);
+        output.successful.retain(|e| e.id != "1");
+        output.failed = vec![BatchResultErrorEntry::builder()
+            .id("1")
+            .sender_fault(false)
+            .code("InternalError")
+            .build()
+            .expect("valid entry")];
+        output
+    });
+    let queues = sqs(&[&rule], RESULTS_QUEUE);
+
+    let outcomes = queues.send(REQUESTS_QUEUE, &[outgoing(0, 0), outgoing(1, 0)]).await;
+
+    assert_eq!(outcomes[0], Ok(()));
+    assert_eq!(outcomes[1].as_ref().unwrap_err().disposition(), Disposition::Retry);
+}
+
+#[tokio::test]
+async fn the_final_message_of_a_tracked_execution_gets_its_own_deduplication_id_in_the_same_group() {
+    let seen = Seen::new();
+    let rule = send_rule(&seen);
+    let queues = sqs(&[&rule], RESULTS_FIFO_QUEUE);
+    let first = result(0, Some("pp-00"));
+    let last = first.clone().concluding();
+
+    let outcomes = queues.publish(&[first, last]).await;
+
+    assert_eq!(outcomes, vec![Ok(()); 2]);
+    let entries: Vec<_> = seen.all()[0].entries().to_vec();
+    assert_eq!(entries[0].message_deduplication_id(), Some("token-00"));
+    assert_eq!(entries[1].message_deduplication_id(), Some("token-00-final"));
+    assert_eq!(entries[0].message_group_id(), entries[1].message_group_id());
 }

@@ -850,13 +850,11 @@ async fn with_less_than_the_margin_left_nothing_starts_and_the_whole_batch_fails
 #[tokio::test(start_paused = true)]
 async fn publishing_that_does_not_finish_before_the_deadline_hands_every_unconfirmed_record_back() {
     // GIVEN a results queue that never answers
-    struct StuckQueue;
-    impl sc_action_runner::ports::ResultPublisher for StuckQueue {
-        async fn publish(&self, _: &[ResultMessage]) -> Vec<Result<(), CallError>> {
-            std::future::pending().await
-        }
-    }
-    let handler = sc_action_runner::Handler::new(config_with(&[]), FakeCatalog::seeded(), StuckQueue);
+    let stuck = FakeQueue {
+        stuck: true,
+        ..Default::default()
+    };
+    let (handler, _catalog, _queue) = handler_with(config_with(&[]), FakeCatalog::seeded(), stuck);
     let started = tokio::time::Instant::now();
 
     let err = handler

@@ -6,16 +6,19 @@ use aws_sdk_servicecatalog::Client;
 
 use super::call_error;
 use crate::error::CallError;
-use crate::outcome::{RecordDetail, RecordErrorDetail, RecordTag};
-use crate::ports::{ActionExecutor, Execution, ProvisionedProduct};
+use crate::outcome::{RecordDetail, RecordErrorDetail, RecordOutput, RecordTag};
+use crate::ports::{ActionExecutor, DescribedRecord, Execution, ProvisionedProduct};
 use crate::request::{AcceptLanguage, ProductRef};
 
 const DESCRIBE: &str = "DescribeProvisionedProduct";
 const LIST_ACTIONS: &str = "ListServiceActionsForProvisioningArtifact";
 const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
+const DESCRIBE_RECORD: &str = "DescribeRecord";
 
-/// The largest page ListServiceActionsForProvisioningArtifact returns.
+/// The largest page ListServiceActionsForProvisioningArtifact and DescribeRecord return.
 const PAGE_SIZE: i32 = 20;
+/// DescribeRecord pages read at most (2,000 outputs).
+const MAX_RECORD_PAGES: usize = 100;
 
 /// Service Catalog through the AWS SDK. The client is built once at init and cloned cheaply.
 #[derive(Clone, Debug)]
@@ -102,8 +105,52 @@ impl ActionExecutor for ServiceCatalogExecutor {
             .ok_or_else(|| CallError::transport(EXECUTE, "the response has no RecordDetail"))?;
         Ok(record_detail(detail))
     }
-}
 
+    async fn describe_record(
+        &self,
+        record_id: &str,
+        accept_language: Option<AcceptLanguage>,
+    ) -> Result<DescribedRecord, CallError> {
+        let mut described = DescribedRecord::default();
+        let mut page_token: Option<String> = None;
+        // Outputs come 20 to a page; a token that never ends is a broken endpoint, not a record.
+        for _ in 0..MAX_RECORD_PAGES {
+            let page = self
+                .client
+                .describe_record()
+                .id(record_id)
+                .set_accept_language(accept_language.map(lang))
+                .page_size(PAGE_SIZE)
+                .set_page_token(page_token.take())
+                .send()
+                .await
+                .map_err(|e| call_error(DESCRIBE_RECORD, e))?;
+            if described.detail.record_id.is_none() {
+                if let Some(detail) = page.record_detail() {
+                    described.detail = record_detail(detail);
+                }
+            }
+            described
+                .outputs
+                .extend(page.record_outputs().iter().map(|o| RecordOutput {
+                    output_key: o.output_key().map(str::to_owned),
+                    output_value: o.output_value().map(str::to_owned),
+                    description: o.description().map(str::to_owned),
+                }));
+            match page.next_page_token() {
+                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        match described.detail.record_id {
+            Some(_) => Ok(described),
+            None => Err(CallError::transport(
+                DESCRIBE_RECORD,
+                "the response has no RecordDetail",
+            )),
+        }
+    }
+}
 fn lang(l: AcceptLanguage) -> String {
     l.as_str().to_owned()
 }

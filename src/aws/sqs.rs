@@ -1,4 +1,5 @@
-//! [`ResultPublisher`] on Amazon SQS, with SendMessageBatch: one call per ten results.
+//! [`ResultPublisher`] and [`MessageSender`] on Amazon SQS, with SendMessageBatch: one call per ten
+//! messages, each entry's failure mapped back to its own message.
 
 use std::collections::HashSet;
 
@@ -10,94 +11,119 @@ use super::call_error;
 use crate::config::is_fifo_queue;
 use crate::error::CallError;
 use crate::outcome::ResultMessage;
-use crate::ports::ResultPublisher;
+use crate::ports::{MessageSender, OutgoingMessage, ResultPublisher};
 
 const SEND: &str = "SendMessageBatch";
 /// The most entries SendMessageBatch takes.
 const BATCH: usize = 10;
 
-/// The results queue. For a FIFO queue (URL ending in `.fifo`) each message gets
-/// MessageGroupId = provisioned product id (or `unresolved`) and MessageDeduplicationId = executeToken.
+/// The function's queues: the results queue, and any queue it sends its own messages to. For a
+/// FIFO results queue (URL ending in `.fifo`) each result gets MessageGroupId = provisioned
+/// product id (or `unresolved`) and MessageDeduplicationId = executeToken (with `-final` for the
+/// final message of a tracked execution).
 #[derive(Clone, Debug)]
-pub struct SqsResultPublisher {
+pub struct SqsQueues {
     client: Client,
-    queue_url: String,
-    fifo: bool,
+    results_queue_url: String,
+    results_fifo: bool,
 }
 
-/// One result to send, by its index among the results given to `publish`.
-type Indexed<'a> = (usize, &'a ResultMessage);
+/// An entry of one SendMessageBatch call, by the index of its message among those given; an entry
+/// that could not be built carries why.
+type Prepared = (usize, Result<SendMessageBatchRequestEntry, CallError>);
 
-impl SqsResultPublisher {
-    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        let queue_url = queue_url.into();
-        let fifo = is_fifo_queue(&queue_url);
+/// What became of each message of a call, by index.
+type Sent = Vec<(usize, Result<(), CallError>)>;
+
+impl SqsQueues {
+    pub fn new(client: Client, results_queue_url: impl Into<String>) -> Self {
+        let results_queue_url = results_queue_url.into();
+        let results_fifo = is_fifo_queue(&results_queue_url);
         Self {
             client,
-            queue_url,
-            fifo,
+            results_queue_url,
+            results_fifo,
         }
     }
 
-    /// A FIFO message group: the results of one product stay in order.
+    /// A FIFO message group of the results queue: the results of one product stay in order.
     fn group(result: &ResultMessage) -> &str {
         result.provisioned_product_id.as_deref().unwrap_or("unresolved")
     }
 
     /// The entry for a result. A result that cannot be serialized fails alone, and is retried: it
     /// is never sent as something else.
-    fn entry(&self, id: usize, result: &ResultMessage) -> Result<SendMessageBatchRequestEntry, CallError> {
+    fn result_entry(&self, position: usize, result: &ResultMessage) -> Result<SendMessageBatchRequestEntry, CallError> {
         let body = result
             .to_json()
             .map_err(|e| CallError::transport(SEND, format!("the result could not be serialized: {e}")))?;
         let mut entry = SendMessageBatchRequestEntry::builder()
-            .id(id.to_string())
+            .id(position.to_string())
             .message_body(body);
-        if self.fifo {
+        if self.results_fifo {
             entry = entry
                 .message_group_id(Self::group(result))
-                .message_deduplication_id(&result.execute_token);
+                .message_deduplication_id(result.deduplication_id());
         }
         entry.build().map_err(|e| CallError::transport(SEND, e.to_string()))
     }
 
-    /// Sends up to ten results in one call; each entry's failure maps back to its own result.
-    /// Answers `(index, outcome)` for every result of the chunk.
-    async fn send_chunk(&self, chunk: &[Indexed<'_>]) -> Vec<(usize, Result<(), CallError>)> {
+    fn message_entry(position: usize, message: &OutgoingMessage) -> Result<SendMessageBatchRequestEntry, CallError> {
+        let mut entry = SendMessageBatchRequestEntry::builder()
+            .id(position.to_string())
+            .message_body(&message.body);
+        match &message.fifo {
+            Some(ids) => {
+                entry = entry
+                    .message_group_id(&ids.group_id)
+                    .message_deduplication_id(&ids.deduplication_id)
+            }
+            None if message.delay_seconds > 0 => {
+                entry = entry.delay_seconds(i32::try_from(message.delay_seconds).unwrap_or(i32::MAX))
+            }
+            None => {}
+        }
+        entry.build().map_err(|e| CallError::transport(SEND, e.to_string()))
+    }
+
+    /// One SendMessageBatch call with up to ten prepared entries (ids = their positions).
+    async fn send_batch(&self, queue_url: &str, prepared: Vec<Prepared>) -> Sent {
+        let indexes: Vec<usize> = prepared.iter().map(|(index, _)| *index).collect();
         let mut outcomes: Vec<Result<(), CallError>> =
-            vec![Err(CallError::transport(SEND, "the response did not mention this entry")); chunk.len()];
-        let mut entries = Vec::with_capacity(chunk.len());
-        for (position, (_, result)) in chunk.iter().enumerate() {
-            match self.entry(position, result) {
-                Ok(entry) => entries.push(entry),
+            vec![Err(CallError::transport(SEND, "the response did not mention this entry")); prepared.len()];
+        let mut entries = Vec::with_capacity(prepared.len());
+        for (position, (_, entry)) in prepared.into_iter().enumerate() {
+            match entry {
+                Ok(entry) => entries.push((position, entry)),
                 Err(e) => outcomes[position] = Err(e),
             }
         }
         if !entries.is_empty() {
-            self.send_entries(entries, &mut outcomes, chunk).await;
+            self.call(queue_url, entries, &mut outcomes, &indexes).await;
         }
-        chunk.iter().map(|(index, _)| *index).zip(outcomes).collect()
+        indexes.into_iter().zip(outcomes).collect()
     }
 
-    async fn send_entries(
+    async fn call(
         &self,
-        entries: Vec<SendMessageBatchRequestEntry>,
+        queue_url: &str,
+        entries: Vec<(usize, SendMessageBatchRequestEntry)>,
         outcomes: &mut [Result<(), CallError>],
-        chunk: &[Indexed<'_>],
+        indexes: &[usize],
     ) {
-        let sent_positions: Vec<usize> = entries.iter().filter_map(|e| e.id().parse().ok()).collect();
-        let output = match self
+        let (positions, entries): (Vec<usize>, Vec<_>) = entries.into_iter().unzip();
+        let answer = self
             .client
             .send_message_batch()
-            .queue_url(&self.queue_url)
+            .queue_url(queue_url)
             .set_entries(Some(entries))
             .send()
-            .await
-        {
+            .await;
+        let output = match answer {
             Ok(output) => output,
             Err(e) => {
                 let e = call_error(SEND, e);
-                for position in sent_positions {
+                for position in positions {
                     outcomes[position] = Err(e.clone());
                 }
                 return;
@@ -113,33 +139,54 @@ impl SqsResultPublisher {
                 continue;
             };
             let status = if failed.sender_fault() { 400 } else { 500 };
-            let index = chunk[position].0;
-            let message = format!("entry {index} refused: {}", failed.message().unwrap_or(""));
+            let message = format!(
+                "entry {} refused: {}",
+                indexes[position],
+                failed.message().unwrap_or("")
+            );
             outcomes[position] = Err(CallError::service(SEND, failed.code(), Some(status), message));
         }
     }
 
-    /// FIFO: one call after the other, so the queue keeps the results' order within each group;
-    /// once a result of a group failed, no later result of that group is sent (it would overtake
-    /// the failed one). Other groups go on.
+    /// Sends prepared entries ten at a time, the calls side by side; answers in index order.
+    async fn send_all(&self, queue_url: &str, prepared: Vec<Prepared>) -> Vec<Result<(), CallError>> {
+        let len = prepared.len();
+        let mut chunks: Vec<Vec<Prepared>> = Vec::new();
+        for entry in prepared {
+            match chunks.last_mut() {
+                Some(chunk) if chunk.len() < BATCH => chunk.push(entry),
+                _ => chunks.push(vec![entry]),
+            }
+        }
+        let mut out: Vec<Result<(), CallError>> = vec![Err(CallError::transport(SEND, "not sent")); len];
+        let calls = chunks.into_iter().map(|chunk| self.send_batch(queue_url, chunk));
+        for (index, outcome) in join_all(calls).await.into_iter().flatten() {
+            out[index] = outcome;
+        }
+        out
+    }
+
+    /// FIFO results: one call after the other, so the queue keeps the results' order within each
+    /// group; once a result of a group failed, no later result of that group is sent (it would
+    /// overtake the failed one). Other groups go on.
     async fn publish_fifo(&self, results: &[ResultMessage]) -> Vec<Result<(), CallError>> {
         let mut out: Vec<Option<Result<(), CallError>>> = vec![None; results.len()];
         let mut failed_groups: HashSet<&str> = HashSet::new();
         let mut pending = results.iter().enumerate().peekable();
         while pending.peek().is_some() {
-            let mut chunk: Vec<Indexed<'_>> = Vec::with_capacity(BATCH);
+            let mut chunk: Vec<Prepared> = Vec::with_capacity(BATCH);
             for (index, result) in pending.by_ref() {
                 if failed_groups.contains(Self::group(result)) {
                     let e = CallError::transport(SEND, "not sent: an earlier result of its FIFO group failed");
                     out[index] = Some(Err(e));
                     continue;
                 }
-                chunk.push((index, result));
+                chunk.push((index, self.result_entry(chunk.len(), result)));
                 if chunk.len() == BATCH {
                     break;
                 }
             }
-            for (index, outcome) in self.send_chunk(&chunk).await {
+            for (index, outcome) in self.send_batch(&self.results_queue_url, chunk).await {
                 if outcome.is_err() {
                     failed_groups.insert(Self::group(&results[index]));
                 }
@@ -151,20 +198,27 @@ impl SqsResultPublisher {
     }
 }
 
-impl ResultPublisher for SqsResultPublisher {
+impl ResultPublisher for SqsQueues {
     async fn publish(&self, results: &[ResultMessage]) -> Vec<Result<(), CallError>> {
-        if self.fifo {
+        if self.results_fifo {
             return self.publish_fifo(results).await;
         }
-        let indexed: Vec<Indexed<'_>> = results.iter().enumerate().collect();
-        let mut out: Vec<Result<(), CallError>> = vec![Err(CallError::transport(SEND, "not sent")); results.len()];
-        for (index, outcome) in join_all(indexed.chunks(BATCH).map(|c| self.send_chunk(c)))
-            .await
-            .into_iter()
-            .flatten()
-        {
-            out[index] = outcome;
-        }
-        out
+        let prepared = results
+            .iter()
+            .enumerate()
+            .map(|(index, result)| (index, self.result_entry(index % BATCH, result)))
+            .collect();
+        self.send_all(&self.results_queue_url, prepared).await
+    }
+}
+
+impl MessageSender for SqsQueues {
+    async fn send(&self, queue_url: &str, messages: &[OutgoingMessage]) -> Vec<Result<(), CallError>> {
+        let prepared = messages
+            .iter()
+            .enumerate()
+            .map(|(index, message)| (index, Self::message_entry(index % BATCH, message)))
+            .collect();
+        self.send_all(queue_url, prepared).await
     }
 }

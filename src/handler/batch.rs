@@ -14,15 +14,15 @@ use futures::stream::{self, StreamExt};
 use tracing::{info, warn};
 
 use super::record::RecordRun;
-use super::{HandBack, Handler, InvocationError};
+use super::{Deliveries, HandBack, Handler, InvocationError};
 use crate::deadline::Budget;
 use crate::event::WorkItem;
-use crate::ports::{ActionExecutor, ResultPublisher};
+use crate::ports::{ActionExecutor, MessageSender, ResultPublisher};
 
 /// What became of one record: acknowledged, or handed back for this reason.
 type RecordEnd = Result<(), HandBack>;
 
-impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
+impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
     pub(super) async fn handle_batch(
         &self,
         items: Vec<WorkItem>,
@@ -98,29 +98,30 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
         out
     }
 
-    /// Step 2: publishes the finished records' results; says for each record whether it may be
-    /// acknowledged.
+    /// Step 2: sends what the finished records produced (results, then tracking messages); says for
+    /// each record whether it may be acknowledged.
     async fn publish(&self, runs: Vec<RecordRun>, budget: &Budget) -> Vec<RecordEnd> {
-        let mut ends: Vec<RecordEnd> = Vec::with_capacity(runs.len());
-        let mut results = Vec::new();
-        let mut published_at = Vec::new();
+        let records = runs.len();
+        let mut handed_back: Vec<Option<HandBack>> = Vec::with_capacity(records);
+        let mut outputs = Vec::new();
         for (index, run) in runs.into_iter().enumerate() {
             match run {
-                RecordRun::Done(result) => {
-                    published_at.push(index);
-                    results.push(*result);
-                    ends.push(Ok(()));
+                RecordRun::Done(output) => {
+                    outputs.push((index, *output));
+                    handed_back.push(None);
                 }
-                RecordRun::HandBack(cause) => ends.push(Err(cause)),
+                RecordRun::HandBack(cause) => handed_back.push(Some(cause)),
             }
         }
-        let sent = self.publish_results(&results, budget).await;
-        for (index, outcome) in published_at.into_iter().zip(sent) {
-            if let Err(e) = outcome {
-                ends[index] = Err(HandBack::NotPublished(e));
-            }
-        }
-        ends
+        let sent = self.deliver(&Deliveries::of(outputs), records, budget).await;
+        handed_back
+            .into_iter()
+            .zip(sent)
+            .map(|(cause, sent)| match cause {
+                Some(cause) => Err(cause),
+                None => sent,
+            })
+            .collect()
     }
 }
 

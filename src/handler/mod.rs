@@ -4,6 +4,7 @@
 
 mod batch;
 mod record;
+mod track;
 
 use serde_json::Value;
 use tracing::warn;
@@ -13,7 +14,7 @@ use crate::deadline::Budget;
 use crate::error::{CallError, RecordError};
 use crate::event::{classify, EventError, Inbound, WorkItem};
 use crate::outcome::ResultMessage;
-use crate::ports::{ActionExecutor, ResultPublisher};
+use crate::ports::{ActionExecutor, MessageSender, OutgoingMessage, ResultPublisher};
 
 /// What the handler needs of the Lambda invocation context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,10 @@ pub enum HandBack {
     /// Its result could not be sent to the results queue.
     #[error("result not published: {0}")]
     NotPublished(CallError),
+    /// Its results were sent, but its tracking message was not (the redelivery sends the same
+    /// results again: harmless copies).
+    #[error("tracking message not sent: {0}")]
+    FollowUpNotSent(CallError),
 }
 
 impl HandBack {
@@ -55,7 +60,7 @@ impl HandBack {
             HandBack::NotStarted => "NotStarted".to_owned(),
             HandBack::Abandoned => "DeadlineReached".to_owned(),
             HandBack::EarlierInGroup { .. } => "EarlierRecordFailed".to_owned(),
-            HandBack::NotPublished(e) => e.code().to_owned(),
+            HandBack::NotPublished(e) | HandBack::FollowUpNotSent(e) => e.code().to_owned(),
         }
     }
 }
@@ -99,19 +104,20 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// The function: owns the configuration and the ports, built once at init.
-pub struct Handler<E, P> {
+/// The function: owns the configuration and the ports, built once at init. `queues` is SQS: the
+/// results queue and the function's own queues (tracking messages).
+pub struct Handler<E, Q> {
     config: Config,
     executor: E,
-    publisher: P,
+    queues: Q,
 }
 
-impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
-    pub fn new(config: Config, executor: E, publisher: P) -> Self {
+impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
+    pub fn new(config: Config, executor: E, queues: Q) -> Self {
         Self {
             config,
             executor,
-            publisher,
+            queues,
         }
     }
 
@@ -128,19 +134,74 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
         }
     }
 
-    /// One request on its own: published before the answer; anything that must be retried fails
-    /// the invocation (Lambda or EventBridge retries it with the same event, so the same token).
+    /// One request on its own: what it produced is sent before the answer; anything that must be
+    /// retried fails the invocation (Lambda or EventBridge retries it with the same event, so the
+    /// same token).
     async fn handle_single(&self, item: WorkItem, budget: &Budget) -> Result<Value, InvocationError> {
-        let result = match self.run_record(&item, budget).await {
-            record::RecordRun::Done(result) => result,
+        let outputs = match self.run_record(&item, budget).await {
+            record::RecordRun::Done(outputs) => *outputs,
             record::RecordRun::HandBack(cause) => return Err(InvocationError::Retry(cause)),
         };
-        let sent = self.publish_results(std::slice::from_ref(&result), budget).await;
-        if let Some(Err(e)) = sent.into_iter().next() {
-            warn!(error = %e, "result not published; failing the invocation so that it is retried");
-            return Err(InvocationError::Publish(e));
+        let answer = match (outputs.results.first(), &outputs.follow_up) {
+            (Some(first), _) => to_answer(first)?,
+            (None, Some(next)) => serde_json::json!({"tracking": {"nextCheckInSeconds": next.delay_seconds}}),
+            (None, None) => Value::Null,
+        };
+        let deliveries = Deliveries::of(vec![(0, outputs)]);
+        if let Some(Err(cause)) = self.deliver(&deliveries, 1, budget).await.into_iter().next() {
+            warn!(cause = %cause, "not everything was sent; failing the invocation so that it is retried");
+            return Err(match cause {
+                HandBack::NotPublished(e) => InvocationError::Publish(e),
+                other => InvocationError::Retry(other),
+            });
         }
-        to_answer(&result)
+        Ok(answer)
+    }
+
+    /// Sends what records produced: every result first, then the follow-up messages of the records
+    /// whose results were all sent. Answers, for each of the `records`, whether all of it was sent.
+    async fn deliver(&self, deliveries: &Deliveries, records: usize, budget: &Budget) -> Vec<Result<(), HandBack>> {
+        let mut ends: Vec<Result<(), HandBack>> = vec![Ok(()); records];
+        let sent = self.publish_results(&deliveries.results, budget).await;
+        for (&owner, outcome) in deliveries.result_owners.iter().zip(sent) {
+            if let (Err(e), Ok(())) = (outcome, &ends[owner]) {
+                ends[owner] = Err(HandBack::NotPublished(e));
+            }
+        }
+        let ready: Vec<&(usize, OutgoingMessage)> = deliveries
+            .follow_ups
+            .iter()
+            .filter(|(owner, _)| ends[*owner].is_ok())
+            .collect();
+        let messages: Vec<OutgoingMessage> = ready.iter().map(|(_, m)| m.clone()).collect();
+        for (&&(owner, _), outcome) in ready.iter().zip(self.send_follow_ups(&messages, budget).await) {
+            if let Err(e) = outcome {
+                ends[owner] = Err(HandBack::FollowUpNotSent(e));
+            }
+        }
+        ends
+    }
+
+    /// Sends tracking messages to the tracking queue, bounded by the budget.
+    async fn send_follow_ups(&self, messages: &[OutgoingMessage], budget: &Budget) -> Vec<Result<(), CallError>> {
+        if messages.is_empty() {
+            return Vec::new();
+        }
+        let Some(tracking) = &self.config.tracking else {
+            let off = CallError::transport(
+                "SendMessageBatch",
+                "no TRACKING_QUEUE_URL to send a tracking message to",
+            );
+            return vec![Err(off); messages.len()];
+        };
+        let answered = budget
+            .bound_publish(self.queues.send(&tracking.queue_url, messages))
+            .await
+            .unwrap_or_else(|| {
+                let late = CallError::transport("SendMessageBatch", "not confirmed before the invocation's deadline");
+                vec![Err(late); messages.len()]
+            });
+        every_entry_answered(answered, messages.len())
     }
 
     /// Sends results, bounded by the budget; answers one outcome per result, in order. A result
@@ -150,13 +211,38 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
             return Vec::new();
         }
         let answered = budget
-            .bound_publish(self.publisher.publish(results))
+            .bound_publish(self.queues.publish(results))
             .await
             .unwrap_or_else(|| {
                 let late = CallError::transport("SendMessageBatch", "not confirmed before the invocation's deadline");
                 vec![Err(late); results.len()]
             });
         every_entry_answered(answered, results.len())
+    }
+}
+
+/// What records produced, laid out for sending: the results in record order (with the record each
+/// belongs to), and the follow-up messages (likewise).
+#[derive(Debug, Default)]
+struct Deliveries {
+    results: Vec<ResultMessage>,
+    result_owners: Vec<usize>,
+    follow_ups: Vec<(usize, OutgoingMessage)>,
+}
+
+impl Deliveries {
+    fn of(outputs: Vec<(usize, record::Outputs)>) -> Self {
+        let mut deliveries = Deliveries::default();
+        for (owner, output) in outputs {
+            for result in output.results {
+                deliveries.results.push(result);
+                deliveries.result_owners.push(owner);
+            }
+            if let Some(message) = output.follow_up {
+                deliveries.follow_ups.push((owner, message));
+            }
+        }
+        deliveries
     }
 }
 

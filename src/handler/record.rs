@@ -9,17 +9,36 @@ use crate::deadline::Budget;
 use crate::error::{Disposition, RecordError};
 use crate::event::WorkItem;
 use crate::outcome::ResultMessage;
-use crate::ports::{ActionExecutor, Execution, ResultPublisher};
+use crate::ports::{ActionExecutor, Execution, MessageSender, OutgoingMessage, ResultPublisher};
 use crate::request::{parse_request, AcceptLanguage, ActionRef, ActionRequest, ProductRef};
 use crate::token::execute_token;
+use crate::tracking::tracking_message;
 
 /// How one record's run ended, before anything is published.
 #[derive(Debug)]
 pub(super) enum RecordRun {
-    /// EXECUTED or REJECTED: the result must be published before the record is acknowledged.
-    Done(Box<ResultMessage>),
+    /// Ran to an end: what it produced must be sent before the record is acknowledged.
+    Done(Box<Outputs>),
     /// Must be retried; nothing is published.
     HandBack(HandBack),
+}
+
+/// What a record that ran produced, in the order it must be sent: its results (EXECUTED,
+/// REJECTED, a final result, or EXECUTED and its final result), then its follow-up message (the
+/// next tracking message).
+#[derive(Debug, Default)]
+pub(super) struct Outputs {
+    pub(super) results: Vec<ResultMessage>,
+    pub(super) follow_up: Option<OutgoingMessage>,
+}
+
+impl RecordRun {
+    pub(super) fn result(result: ResultMessage) -> Self {
+        RecordRun::Done(Box::new(Outputs {
+            results: vec![result],
+            follow_up: None,
+        }))
+    }
 }
 
 /// The ids a request resolved to.
@@ -29,14 +48,14 @@ struct Resolved {
 }
 
 /// Why a request did not run, with the ids known by then (a REJECTED result reports them).
-struct Failure {
+pub(super) struct Failure {
     error: RecordError,
     provisioned_product_id: Option<String>,
     service_action_id: Option<String>,
 }
 
 impl Failure {
-    fn new(error: impl Into<RecordError>, product: Option<&str>, action: Option<&str>) -> Self {
+    pub(super) fn new(error: impl Into<RecordError>, product: Option<&str>, action: Option<&str>) -> Self {
         Failure {
             error: error.into(),
             provisioned_product_id: product.map(str::to_owned),
@@ -45,7 +64,7 @@ impl Failure {
     }
 }
 
-impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
+impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
     /// Runs one record within the budget: not started when no time is left, abandoned (handed
     /// back) when its calls have not finished by the end of the work time.
     pub(super) async fn run_record(&self, item: &WorkItem, budget: &Budget) -> RecordRun {
@@ -71,6 +90,9 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
 
     async fn process(&self, item: &WorkItem) -> RecordRun {
         let span = Span::current();
+        if let Some(tracked) = item.payload.as_ref().ok().and_then(tracking_message) {
+            return self.check_tracked(item, tracked).await;
+        }
         let request = item.payload.clone().and_then(|payload| parse_request(&payload));
         let request = match request {
             Ok(request) => request,
@@ -100,7 +122,7 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
                     ids.service_action_id,
                     detail,
                 );
-                RecordRun::Done(Box::new(result))
+                self.after_executed(result, request.accept_language).await
             }
             Err(failure) => finish_failed(item, token, failure),
         }
@@ -224,18 +246,29 @@ impl<E: ActionExecutor, P: ResultPublisher> Handler<E, P> {
 
 /// The one place where a failure becomes a REJECTED result or a hand-back, by its disposition.
 fn finish_failed(item: &WorkItem, token: String, failure: Failure) -> RecordRun {
+    finish_failed_as(item.source.clone(), token, failure, false)
+}
+
+/// As [`finish_failed`], for the result of `source`'s request; `concludes` marks the final message of a
+/// tracked execution.
+pub(super) fn finish_failed_as(
+    source: crate::outcome::Source,
+    token: String,
+    failure: Failure,
+    concludes: bool,
+) -> RecordRun {
     match failure.error.disposition() {
         Disposition::Reject => {
             let error = failure.error.to_result_error();
             info!(code = %error.code, error = %failure.error, "request rejected");
             let result = ResultMessage::rejected(
-                item.source.clone(),
+                source,
                 token,
                 failure.provisioned_product_id,
                 failure.service_action_id,
                 error,
             );
-            RecordRun::Done(Box::new(result))
+            RecordRun::result(if concludes { result.concluding() } else { result })
         }
         Disposition::Retry => {
             warn!(error = %failure.error, "request must be retried");

@@ -14,8 +14,10 @@ use std::time::{Duration, SystemTime};
 use sc_action_runner::config::Config;
 use sc_action_runner::error::CallError;
 use sc_action_runner::handler::InvocationError;
-use sc_action_runner::outcome::{RecordDetail, ResultMessage};
-use sc_action_runner::ports::{ActionExecutor, Execution, ProvisionedProduct, ResultPublisher};
+use sc_action_runner::outcome::{RecordDetail, RecordErrorDetail, RecordOutput, ResultMessage};
+use sc_action_runner::ports::{
+    ActionExecutor, DescribedRecord, Execution, MessageSender, OutgoingMessage, ProvisionedProduct, ResultPublisher,
+};
 use sc_action_runner::request::{AcceptLanguage, ProductRef};
 use sc_action_runner::{Handler, Invocation};
 use serde_json::{json, Value};
@@ -61,6 +63,60 @@ pub struct FakeCatalog {
     pub max_in_flight_by_product: Mutex<HashMap<String, usize>>,
     /// The provisioned product of each Execute call, in the order the calls started.
     pub started: Mutex<Vec<String>>,
+    /// The status Execute reports for a new record (default `CREATED`).
+    pub execute_status: Option<String>,
+    /// record id → provisioned product id, for DescribeRecord.
+    pub records: Mutex<HashMap<String, String>>,
+    /// What DescribeRecord says of the records of a provisioned product (default: IN_PROGRESS).
+    pub record_states: Mutex<HashMap<String, RecordState>>,
+    /// Errors DescribeRecord returns, one per call, before it answers.
+    pub describe_record_faults: Mutex<Vec<CallError>>,
+}
+
+/// A record's status, errors and outputs, as DescribeRecord reports them.
+#[derive(Debug, Clone, Default)]
+pub struct RecordState {
+    pub status: String,
+    pub errors: Vec<RecordErrorDetail>,
+    pub outputs: Vec<RecordOutput>,
+}
+
+impl RecordState {
+    pub fn succeeded(outputs: &[(&str, &str)]) -> Self {
+        RecordState {
+            status: "SUCCEEDED".into(),
+            errors: Vec::new(),
+            outputs: outputs
+                .iter()
+                .map(|(k, v)| RecordOutput {
+                    output_key: Some(k.to_string()),
+                    output_value: Some(v.to_string()),
+                    description: Some(format!("{k} of the run")),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn failed(errors: &[(&str, &str)]) -> Self {
+        RecordState {
+            status: "FAILED".into(),
+            errors: errors
+                .iter()
+                .map(|(c, d)| RecordErrorDetail {
+                    code: Some(c.to_string()),
+                    description: Some(d.to_string()),
+                })
+                .collect(),
+            outputs: Vec::new(),
+        }
+    }
+
+    pub fn status(status: &str) -> Self {
+        RecordState {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
 }
 
 impl FakeCatalog {
@@ -109,6 +165,11 @@ impl FakeCatalog {
 
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// DescribeRecord reports the records of `pp` in `state` from now on.
+    pub fn set_record_state(&self, pp: &str, state: RecordState) {
+        self.record_states.lock().unwrap().insert(pp.to_owned(), state);
     }
 
     pub fn executions(&self) -> Vec<Executed> {
@@ -235,6 +296,10 @@ impl ActionExecutor for FakeCatalog {
             .entry(e.execute_token.to_owned())
             .or_insert_with(|| format!("rec-{n:013}"))
             .clone();
+        self.records
+            .lock()
+            .unwrap()
+            .insert(record_id.clone(), e.provisioned_product_id.to_owned());
         if fresh {
             self.executions.lock().unwrap().push(Executed {
                 provisioned_product_id: e.provisioned_product_id.to_owned(),
@@ -246,12 +311,58 @@ impl ActionExecutor for FakeCatalog {
         }
         Ok(RecordDetail {
             record_id: Some(record_id),
-            status: Some("CREATED".into()),
+            status: Some(self.execute_status.clone().unwrap_or_else(|| "CREATED".into())),
             provisioned_product_id: Some(e.provisioned_product_id.to_owned()),
             provisioned_product_name: Some(name.clone()),
             record_type: Some("EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION".into()),
             created_time: Some("2026-11-26T09:00:00Z".into()),
             ..Default::default()
+        })
+    }
+
+    async fn describe_record(
+        &self,
+        record_id: &str,
+        _accept_language: Option<AcceptLanguage>,
+    ) -> Result<DescribedRecord, CallError> {
+        self.describe(record_id)
+    }
+}
+
+impl FakeCatalog {
+    fn describe(&self, record_id: &str) -> Result<DescribedRecord, CallError> {
+        const OP: &str = "DescribeRecord";
+        self.calls.lock().unwrap().push(format!("DescribeRecord {record_id}"));
+        {
+            let mut faults = self.describe_record_faults.lock().unwrap();
+            if !faults.is_empty() {
+                return Err(faults.remove(0));
+            }
+        }
+        let pp = self
+            .records
+            .lock()
+            .unwrap()
+            .get(record_id)
+            .cloned()
+            .ok_or_else(|| Self::not_found(OP, "record"))?;
+        let state = self
+            .record_states
+            .lock()
+            .unwrap()
+            .get(&pp)
+            .cloned()
+            .unwrap_or_else(|| RecordState::status("IN_PROGRESS"));
+        Ok(DescribedRecord {
+            detail: RecordDetail {
+                record_id: Some(record_id.to_owned()),
+                status: Some(state.status),
+                provisioned_product_id: Some(pp),
+                record_type: Some("EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION".into()),
+                record_errors: state.errors,
+                ..Default::default()
+            },
+            outputs: state.outputs,
         })
     }
 }
@@ -267,11 +378,22 @@ pub struct FakeQueue {
     pub refuse_tokens: Mutex<Vec<String>>,
     /// Sends everything but answers for none of it (a publisher bug the handler must not trust).
     pub answer_nothing: bool,
+    /// Messages sent to the function's own queues: (queue URL, message).
+    pub messages: Mutex<Vec<(String, OutgoingMessage)>>,
+    /// Refuse every message to the function's own queues.
+    pub refuse_messages: bool,
+    /// Never answer a publish (an SQS endpoint that hangs).
+    pub stuck: bool,
+    /// What was sent, in order: `result <token>` or `message <queue>`.
+    pub log: Mutex<Vec<String>>,
 }
 
 impl ResultPublisher for FakeQueue {
     async fn publish(&self, results: &[ResultMessage]) -> Vec<Result<(), CallError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.stuck {
+            std::future::pending::<()>().await;
+        }
         let refuse = self.refuse_tokens.lock().unwrap().clone();
         if self.answer_nothing {
             self.sent.lock().unwrap().extend_from_slice(results);
@@ -297,6 +419,31 @@ impl ResultPublisher for FakeQueue {
                     ));
                 }
                 self.sent.lock().unwrap().push(r.clone());
+                self.log
+                    .lock()
+                    .unwrap()
+                    .push(format!("result {:?} {}", r.outcome, r.execute_token));
+                Ok(())
+            })
+            .collect()
+    }
+}
+
+impl MessageSender for FakeQueue {
+    async fn send(&self, queue_url: &str, messages: &[OutgoingMessage]) -> Vec<Result<(), CallError>> {
+        messages
+            .iter()
+            .map(|m| {
+                if self.refuse_messages {
+                    return Err(CallError::service(
+                        "SendMessageBatch",
+                        "InternalError",
+                        Some(500),
+                        "try again",
+                    ));
+                }
+                self.messages.lock().unwrap().push((queue_url.to_owned(), m.clone()));
+                self.log.lock().unwrap().push(format!("message {queue_url}"));
                 Ok(())
             })
             .collect()
@@ -306,6 +453,20 @@ impl ResultPublisher for FakeQueue {
 impl FakeQueue {
     pub fn sent(&self) -> Vec<ResultMessage> {
         self.sent.lock().unwrap().clone()
+    }
+
+    /// The messages sent to the function's own queues, bodies as JSON.
+    pub fn messages(&self) -> Vec<(String, Value, u32)> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(q, m)| (q.clone(), serde_json::from_str(&m.body).unwrap(), m.delay_seconds))
+            .collect()
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 }
 
