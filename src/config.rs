@@ -41,6 +41,9 @@ pub struct Config {
     pub tracking: Option<Tracking>,
     /// CloudWatch namespace of the metrics (`METRICS_NAMESPACE`); `None` when they are off.
     pub metrics_namespace: Option<String>,
+    /// The metrics' `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda; `local`
+    /// without it).
+    pub function_name: String,
 }
 
 /// How executions are followed to their final status.
@@ -151,6 +154,7 @@ impl Config {
             sdk_attempt_timeout,
             tracking,
             metrics_namespace,
+            function_name: crate::metrics::function_name_dimension(lookup("AWS_LAMBDA_FUNCTION_NAME").as_deref()),
         })
     }
 }

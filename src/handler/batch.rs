@@ -35,8 +35,17 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
         let handed_back = hand_back(&ends, groups.as_deref());
 
         for &index in &handed_back {
-            if let Err(cause) = &ends[index] {
-                warn!(message_id = %items[index].source.id, cause = %cause, "handing the record back");
+            match &ends[index] {
+                Err(cause) => {
+                    warn!(message_id = %items[index].source.id, cause = %cause, "handing the record back");
+                    self.note_handed_back(cause);
+                }
+                Ok(()) => {
+                    let earlier = HandBack::EarlierInGroup {
+                        group: items[index].message_group_id.clone().unwrap_or_default(),
+                    };
+                    self.note_handed_back(&earlier);
+                }
             }
         }
         info!(

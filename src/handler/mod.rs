@@ -6,6 +6,8 @@ mod batch;
 mod record;
 mod track;
 
+use std::sync::Mutex;
+
 use serde_json::Value;
 use tracing::warn;
 
@@ -13,7 +15,8 @@ use crate::config::Config;
 use crate::deadline::Budget;
 use crate::error::{CallError, RecordError};
 use crate::event::{classify, EventError, Inbound, WorkItem};
-use crate::outcome::ResultMessage;
+use crate::metrics::{unix_millis, InvocationMetrics, Metric};
+use crate::outcome::{Outcome, ResultMessage};
 use crate::ports::{ActionExecutor, MessageSender, OutgoingMessage, ResultPublisher};
 
 /// What the handler needs of the Lambda invocation context.
@@ -53,6 +56,11 @@ pub enum HandBack {
 }
 
 impl HandBack {
+    /// Whether Service Catalog (not SQS) refused a call for its rate, after the SDK's retries.
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, HandBack::Retryable(RecordError::Call(e)) if e.is_throttling() && !e.operation().starts_with("SendMessage"))
+    }
+
     /// A short machine-readable code, for the `RetryableFailure` of a single request.
     pub fn code(&self) -> String {
         match self {
@@ -104,12 +112,19 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// Where the invocation's metrics line goes (stdout in Lambda; a test can capture it).
+pub type MetricsOut = Box<dyn Fn(&str) + Send + Sync>;
+
 /// The function: owns the configuration and the ports, built once at init. `queues` is SQS: the
 /// results queue and the function's own queues (tracking messages).
 pub struct Handler<E, Q> {
     config: Config,
     executor: E,
     queues: Q,
+    /// What the current invocation did. Lambda runs one invocation at a time per environment, so
+    /// one accumulator serves; it is emptied at the end of each invocation.
+    metrics: Mutex<InvocationMetrics>,
+    metrics_out: MetricsOut,
 }
 
 impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
@@ -118,19 +133,78 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
             config,
             executor,
             queues,
+            metrics: Mutex::new(InvocationMetrics::new()),
+            metrics_out: Box::new(print_line),
         }
+    }
+
+    /// The same handler, with its metrics line sent to `out` instead of stdout.
+    pub fn with_metrics_out(mut self, out: MetricsOut) -> Self {
+        self.metrics_out = out;
+        self
+    }
+
+    /// Adds to the current invocation's metrics.
+    fn note(&self, f: impl FnOnce(&mut InvocationMetrics)) {
+        f(&mut self.metrics.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    }
+
+    /// Writes the invocation's one metrics line (when metrics are on and something happened).
+    fn emit_metrics(&self) {
+        let metrics = std::mem::take(&mut *self.metrics.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        let Some(namespace) = &self.config.metrics_namespace else {
+            return;
+        };
+        let now = unix_millis(std::time::SystemTime::now());
+        if let Some(line) = metrics.emf_line(namespace, &self.config.function_name, now) {
+            (self.metrics_out)(&line);
+        }
+    }
+
+    /// Counts a record (or a single request) handed back, and whether Service Catalog throttled it.
+    fn note_handed_back(&self, cause: &HandBack) {
+        self.note(|m| {
+            m.count(Metric::Retried, 1);
+            if cause.is_throttling() {
+                m.count(Metric::Throttled, 1);
+            }
+        });
+    }
+
+    /// Counts a result that was sent, by its outcome.
+    fn note_published(&self, result: &ResultMessage) {
+        self.note(|m| {
+            m.count(Metric::ResultsPublished, 1);
+            if let Some(metric) = outcome_metric(result.outcome) {
+                m.count(metric, 1);
+            }
+        });
     }
 
     /// Handles one invocation: an SQS batch answers with its `batchItemFailures`; an EventBridge
     /// event or a direct request answers with its published result.
     pub async fn handle(&self, event: Value, invocation: &Invocation) -> Result<Value, InvocationError> {
+        let answer = self.answer(event, invocation).await;
+        self.emit_metrics();
+        answer
+    }
+
+    async fn answer(&self, event: Value, invocation: &Invocation) -> Result<Value, InvocationError> {
         let budget = Budget::new(invocation.deadline, self.config.deadline_margin);
         match classify(event, &invocation.request_id)? {
             Inbound::Sqs { items, fifo } => {
                 let response = self.handle_batch(items, fifo, &budget).await?;
                 to_answer(&response)
             }
-            Inbound::Single(item) => self.handle_single(item, &budget).await,
+            Inbound::Single(item) => {
+                let answer = self.handle_single(item, &budget).await;
+                if let Err(InvocationError::Retry(cause)) = &answer {
+                    self.note_handed_back(cause);
+                } else if let Err(InvocationError::Publish(_)) = &answer {
+                    self.note(|m| m.count(Metric::Retried, 1));
+                }
+                answer
+            }
         }
     }
 
@@ -163,9 +237,11 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
     async fn deliver(&self, deliveries: &Deliveries, records: usize, budget: &Budget) -> Vec<Result<(), HandBack>> {
         let mut ends: Vec<Result<(), HandBack>> = vec![Ok(()); records];
         let sent = self.publish_results(&deliveries.results, budget).await;
-        for (&owner, outcome) in deliveries.result_owners.iter().zip(sent) {
-            if let (Err(e), Ok(())) = (outcome, &ends[owner]) {
-                ends[owner] = Err(HandBack::NotPublished(e));
+        for ((&owner, outcome), result) in deliveries.result_owners.iter().zip(sent).zip(&deliveries.results) {
+            match (outcome, &ends[owner]) {
+                (Ok(()), _) => self.note_published(result),
+                (Err(e), Ok(())) => ends[owner] = Err(HandBack::NotPublished(e)),
+                (Err(_), Err(_)) => {}
             }
         }
         let ready: Vec<&(usize, OutgoingMessage)> = deliveries
@@ -252,6 +328,26 @@ fn every_entry_answered(mut answers: Vec<Result<(), CallError>>, len: usize) -> 
     answers.truncate(len);
     answers.resize(len, Err(missing));
     answers
+}
+
+/// The metric an outcome counts under.
+fn outcome_metric(outcome: Outcome) -> Option<Metric> {
+    match outcome {
+        Outcome::Executed => Some(Metric::Executed),
+        Outcome::Rejected => Some(Metric::Rejected),
+        Outcome::Succeeded => Some(Metric::Succeeded),
+        Outcome::Failed => Some(Metric::Failed),
+        Outcome::TimedOut => Some(Metric::TimedOut),
+    }
+}
+
+/// Lambda's way to the metrics pipeline: the raw line on stdout, in one write (never through
+/// `tracing`, whose JSON wrapper would hide the `_aws` member).
+fn print_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(format!("{line}\n").as_bytes());
+    let _ = out.flush();
 }
 
 fn to_answer<T: serde::Serialize>(answer: &T) -> Result<Value, InvocationError> {

@@ -142,7 +142,10 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
             parameters: &request.parameters,
             accept_language: language,
         };
-        match self.executor.execute(execution).await {
+        let started = std::time::Instant::now();
+        let executed = self.executor.execute(execution).await;
+        self.note(|m| m.execute_latency(started.elapsed()));
+        match executed {
             Ok(detail) => Ok((ids, detail)),
             Err(e) => Err(Failure::new(
                 e,
