@@ -1,0 +1,131 @@
+//! `DescribeProvisionedProduct` and `DescribeRecord`.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::paging::page_size;
+use super::{now_epoch, State};
+use crate::error::{self, ApiError};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DescribeProvisionedProductInput {
+    id: Option<String>,
+    name: Option<String>,
+    accept_language: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DescribeRecordInput {
+    id: Option<String>,
+    page_size: Option<i64>,
+    page_token: Option<String>,
+    accept_language: Option<String>,
+}
+
+impl State {
+    pub(super) fn describe_provisioned_product(
+        &self,
+        input: DescribeProvisionedProductInput,
+    ) -> Result<Value, ApiError> {
+        error::accept_language(input.accept_language.as_deref())?;
+        let pp = match (input.id.as_deref(), input.name.as_deref()) {
+            (Some(id), None) => {
+                error::id("Id", id)?;
+                self.seed
+                    .provisioned_product(id)
+                    .ok_or_else(|| ApiError::not_found(format!("Provisioned product {id} not found")))?
+            }
+            (None, Some(name)) => {
+                error::length("Name", name, 1, 128, true)?;
+                if !error::is_name_pattern(name) {
+                    return Err(error::constraint(
+                        "Name",
+                        Some(name),
+                        "Member must satisfy regular expression pattern: [a-zA-Z0-9][a-zA-Z0-9._-]*",
+                    ));
+                }
+                self.seed
+                    .provisioned_products
+                    .iter()
+                    .find(|pp| pp.name == name)
+                    .ok_or_else(|| ApiError::not_found(format!("Provisioned product named {name} not found")))?
+            }
+            _ => {
+                return Err(ApiError::invalid_parameters(
+                    "Exactly one of Id and Name must be provided",
+                ))
+            }
+        };
+        let state = self
+            .products
+            .get(&pp.id)
+            .ok_or_else(|| ApiError::internal("seeded provisioned product has no state"))?;
+        let mut detail = json!({
+            "Name": pp.name,
+            "Arn": format!("arn:aws:servicecatalog:us-east-1:123456789012:stack/{}/{}", pp.name, pp.id),
+            "Type": pp.product_type,
+            "Id": pp.id,
+            "Status": state.status,
+            "CreatedTime": state.created_time,
+            "IdempotencyToken": state.idempotency_token,
+            "LastRecordId": state.last_record_id,
+            "LastProvisioningRecordId": state.last_provisioning_record_id,
+            "LastSuccessfulProvisioningRecordId": state.last_provisioning_record_id,
+            "ProductId": pp.product_id,
+            "ProvisioningArtifactId": pp.provisioning_artifact_id,
+        });
+        if let (Some(message), Some(obj)) = (&state.status_message, detail.as_object_mut()) {
+            obj.insert("StatusMessage".to_owned(), json!(message));
+        }
+        Ok(json!({ "ProvisionedProductDetail": detail, "CloudWatchDashboards": [] }))
+    }
+
+    pub(super) fn describe_record(&self, input: DescribeRecordInput) -> Result<Value, ApiError> {
+        let id = error::required("Id", input.id.as_deref())?;
+        error::id("Id", id)?;
+        error::accept_language(input.accept_language.as_deref())?;
+        page_size(input.page_size)?;
+        if let Some(token) = input.page_token.as_deref() {
+            error::length("PageToken", token, 0, 2024, false)?;
+        }
+        let record = self
+            .records
+            .get(id)
+            .ok_or_else(|| ApiError::not_found(format!("Record {id} not found")))?;
+        Ok(json!({ "RecordDetail": record.to_json(now_epoch(), self.progress_ms), "RecordOutputs": [] }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::state::test_support::*;
+
+    #[test]
+    fn describe_provisioned_product_tracks_the_last_record() {
+        let mut s = state(0);
+        let out = execute(
+            &mut s,
+            json!({"ProvisionedProductId": PP, "ServiceActionId": RESTART, "ExecuteToken": "tok"}),
+        )
+        .expect("ok");
+        let by_name = s
+            .call("DescribeProvisionedProduct", json!({"Name": "web-prod"}))
+            .expect("by name");
+        let detail = &by_name["ProvisionedProductDetail"];
+        assert_eq!(detail["Id"], PP);
+        assert_eq!(detail["LastRecordId"], out["RecordDetail"]["RecordId"]);
+        let provisioning = detail["LastProvisioningRecordId"].as_str().expect("id").to_owned();
+        let record = s
+            .call("DescribeRecord", json!({"Id": provisioning}))
+            .expect("seeded record");
+        assert_eq!(record["RecordDetail"]["RecordType"], "PROVISION_PRODUCT");
+        let both = s.call("DescribeProvisionedProduct", json!({"Id": PP, "Name": "web-prod"}));
+        assert_eq!(both.expect_err("both").code, "InvalidParametersException");
+        let neither = s.call("DescribeProvisionedProduct", json!({}));
+        assert_eq!(neither.expect_err("neither").code, "InvalidParametersException");
+    }
+}
