@@ -49,24 +49,33 @@
 //! # Ok(()) }
 //! ```
 
+mod api;
+mod control;
 mod error;
 mod faults;
+mod ratelimit;
 mod seed;
 mod server;
+mod shared;
 mod state;
+mod traffic;
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, ANY_OPERATION};
 pub use seed::{Association, Product, ProvisionedProduct, ProvisioningArtifact, Seed, SeedError, ServiceAction};
-pub use state::{Counters, RECORD_TYPE_EXECUTE};
+pub use state::RECORD_TYPE_EXECUTE;
+pub use traffic::{Counters, FaultsFired};
 
-use server::Shared;
+use shared::Shared;
 use state::State;
+use traffic::Traffic;
 
 /// How an emulator behaves.
 #[derive(Debug, Clone)]
@@ -81,6 +90,10 @@ pub struct EmulatorConfig {
     pub rng_seed: u64,
     /// Log one line per AWS call to stderr.
     pub verbose: bool,
+    /// Rate limits in force from the start (and again after a reset): operation (or `*`, one
+    /// bucket shared by all) → calls per second. A token bucket with a burst of that many calls
+    /// (at least one); calls beyond it get the API's throttling error.
+    pub rate_limits: BTreeMap<String, f64>,
 }
 
 impl Default for EmulatorConfig {
@@ -91,18 +104,28 @@ impl Default for EmulatorConfig {
             latency_ms: 0,
             rng_seed: 0x5eed,
             verbose: false,
+            rate_limits: BTreeMap::new(),
         }
     }
 }
 
 /// Starts an emulator on `addr` (port 0 picks a free port) in the current Tokio runtime.
+///
+/// # Errors
+/// If `addr` cannot be bound, or a configured rate limit is not a positive number
+/// (`InvalidInput`).
 pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> std::io::Result<EmulatorHandle> {
+    for (operation, rate) in &config.rate_limits {
+        ratelimit::check_rate(operation, *rate)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("rate limit: {e}")))?;
+    }
     let (listener, bound) = server::bind(addr).await?;
-    let shared = Arc::new(Shared {
-        state: Mutex::new(State::new(config.seed, config.progress_ms, config.rng_seed)),
-        latency_ms: config.latency_ms,
-        verbose: config.verbose,
-    });
+    let shared = Arc::new(Shared::new(
+        State::new(config.seed, config.progress_ms, config.rng_seed),
+        Traffic::new(config.rng_seed, config.rate_limits),
+        config.latency_ms,
+        config.verbose,
+    ));
     let (tx, rx) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, Arc::clone(&shared), rx));
     Ok(EmulatorHandle {
@@ -158,42 +181,79 @@ impl EmulatorHandle {
         if let Err(e) = fault.check() {
             panic!("invalid fault {fault:?}: {e}");
         }
-        self.shared.lock().faults.push(fault);
+        self.shared.traffic().faults.push(fault);
     }
 
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
+        self.shared.traffic().faults.clear();
     }
 
     /// The fault rules still active (counted ones disappear once used up).
     pub fn faults(&self) -> Vec<Fault> {
-        self.shared.lock().faults.rules()
+        self.shared.traffic().faults.rules()
+    }
+
+    /// Limits `operation` (or `*`: all operations together) to `per_second` calls per second
+    /// from now on, with a full bucket; replaces an earlier limit of the same operation.
+    ///
+    /// # Panics
+    /// If `per_second` is not a positive number or `operation` is empty: a bug in the test.
+    pub fn set_rate_limit(&self, operation: &str, per_second: f64) {
+        if let Err(e) = ratelimit::check_rate(operation, per_second) {
+            panic!("invalid rate limit: {e}");
+        }
+        self.shared
+            .traffic()
+            .rate_limits
+            .set(operation, per_second, Instant::now());
+    }
+
+    /// Removes the rate limit of one operation (`*` for the shared one).
+    pub fn clear_rate_limit(&self, operation: &str) {
+        self.shared.traffic().rate_limits.remove(operation);
+    }
+
+    /// Removes every rate limit, configured ones included (until the next reset).
+    pub fn clear_rate_limits(&self) {
+        self.shared.traffic().rate_limits.clear();
+    }
+
+    /// The rate limits in force: operation → calls per second.
+    pub fn rate_limits(&self) -> BTreeMap<String, f64> {
+        self.shared.traffic().rate_limits.rates()
     }
 
     /// A snapshot of the counters.
     pub fn counters(&self) -> Counters {
-        self.shared.lock().counters.clone()
+        self.shared.counters()
     }
 
-    /// AWS calls of `operation` received so far, faulted ones included.
+    /// AWS calls of `operation` received so far, faulted and rate-limited ones included.
     pub fn calls_for(&self, operation: &str) -> u64 {
-        self.shared.lock().counters.calls.get(operation).copied().unwrap_or(0)
+        self.shared.traffic().calls().get(operation).copied().unwrap_or(0)
+    }
+
+    /// When each call of `operation` was received, in epoch milliseconds and arrival order,
+    /// faulted and rate-limited ones included: to check that a client kept to a rate.
+    pub fn call_times(&self, operation: &str) -> Vec<u64> {
+        self.shared.traffic().call_times(operation)
     }
 
     /// Executions started with `token`: 0 or 1, since replays do not execute again.
     pub fn executions_for(&self, token: &str) -> u64 {
-        self.shared.lock().counters.executions.get(token).copied().unwrap_or(0)
+        self.shared.state().executions.by_token.get(token).copied().unwrap_or(0)
     }
 
     /// Sets a provisioned product's status (e.g. `UNDER_CHANGE`); false if it does not exist.
     pub fn set_status(&self, provisioned_product_id: &str, status: &str) -> bool {
-        self.shared.lock().set_status(provisioned_product_id, status, None)
+        self.shared.state().set_status(provisioned_product_id, status, None)
     }
 
-    /// Clears counters, records and faults and re-seeds the provisioned products.
+    /// Clears counters, call times, records and faults, restores the configured rate limits
+    /// and re-seeds the provisioned products.
     pub fn reset(&self) {
-        self.shared.lock().reset();
+        self.shared.reset();
     }
 
     /// Stops accepting connections, lets in-flight requests finish and waits for the server

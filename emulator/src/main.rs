@@ -1,5 +1,6 @@
 //! `sc-emulator`: runs the Service Catalog emulator until SIGINT/SIGTERM.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -9,11 +10,14 @@ use sc_emulator::{EmulatorConfig, Seed};
 
 const USAGE: &str = "\
 usage: sc-emulator [--seed PATH] [--host 127.0.0.1] [--port 0] [--progress-ms 2000]
-                   [--latency-ms 0] [--port-file PATH] [--quiet]
+                   [--latency-ms 0] [--rate-limit OPERATION=PER_SECOND]...
+                   [--port-file PATH] [--quiet]
 
 Serves the AWS Service Catalog JSON 1.1 API on http://HOST:PORT and a control API under
 /_emulator/. Without --seed the embedded seed.json is used. Port 0 picks a free port.
-Prints `listening on http://HOST:PORT` once bound; --port-file also writes the port there.";
+--rate-limit (repeatable; OPERATION may be *) throttles calls beyond a token bucket of
+PER_SECOND calls/s. Prints `listening on http://HOST:PORT` once bound; --port-file also
+writes the port there.";
 
 #[derive(Debug)]
 struct Args {
@@ -22,8 +26,21 @@ struct Args {
     port: u16,
     progress_ms: u64,
     latency_ms: u64,
+    rate_limits: BTreeMap<String, f64>,
     port_file: Option<PathBuf>,
     quiet: bool,
+}
+
+/// `OPERATION=PER_SECOND`, e.g. `ExecuteProvisionedProductServiceAction=20`.
+fn rate_limit(v: &str) -> Result<(String, f64), String> {
+    let (operation, rate) = v
+        .split_once('=')
+        .ok_or_else(|| format!("--rate-limit {v:?}: expected OPERATION=PER_SECOND"))?;
+    let rate: f64 = rate.parse().map_err(|e| format!("--rate-limit {v:?}: {e}"))?;
+    if operation.is_empty() || !rate.is_finite() || rate <= 0.0 {
+        return Err(format!("--rate-limit {v:?}: needs an operation and a positive rate"));
+    }
+    Ok((operation.to_owned(), rate))
 }
 
 fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -33,6 +50,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         port: 0,
         progress_ms: EmulatorConfig::default().progress_ms,
         latency_ms: 0,
+        rate_limits: BTreeMap::new(),
         port_file: None,
         quiet: false,
     };
@@ -62,6 +80,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
             }
             "--progress-ms" => args.progress_ms = number("--progress-ms", value("--progress-ms")?)?,
             "--latency-ms" => args.latency_ms = number("--latency-ms", value("--latency-ms")?)?,
+            "--rate-limit" => {
+                let (operation, rate) = rate_limit(&value("--rate-limit")?)?;
+                args.rate_limits.insert(operation, rate);
+            }
             "--port-file" => args.port_file = Some(PathBuf::from(value("--port-file")?)),
             "--quiet" => args.quiet = true,
             other => return Err(format!("unknown argument {other:?}")),
@@ -128,6 +150,7 @@ async fn main() -> ExitCode {
         seed,
         progress_ms: args.progress_ms,
         latency_ms: args.latency_ms,
+        rate_limits: args.rate_limits.clone(),
         verbose: !args.quiet,
         ..EmulatorConfig::default()
     };
@@ -172,9 +195,17 @@ mod tests {
             "--host",
             "0.0.0.0",
             "--latency-ms=5",
+            "--rate-limit",
+            "ExecuteProvisionedProductServiceAction=20",
+            "--rate-limit=*=2.5",
         ])
         .expect("valid")
         .expect("not help");
+        assert_eq!(
+            args.rate_limits.get("ExecuteProvisionedProductServiceAction"),
+            Some(&20.0)
+        );
+        assert_eq!(args.rate_limits.get("*"), Some(&2.5));
         assert_eq!(args.port, 8080);
         assert_eq!(args.progress_ms, 50);
         assert_eq!(args.latency_ms, 5);
@@ -186,6 +217,9 @@ mod tests {
         assert!(parse(&["--port", "x"]).is_err());
         assert!(parse(&["--seed"]).is_err());
         assert!(parse(&["--frobnicate"]).is_err());
+        assert!(parse(&["--rate-limit", "DescribeRecord"]).is_err());
+        assert!(parse(&["--rate-limit", "DescribeRecord=0"]).is_err());
+        assert!(parse(&["--rate-limit", "=5"]).is_err());
         assert!(parse(&["--help"]).expect("help").is_none());
     }
 }

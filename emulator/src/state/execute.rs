@@ -106,8 +106,8 @@ impl State {
         if let Some(product) = self.products.get_mut(pp_id) {
             product.last_record_id = record_id;
         }
-        *self.counters.executions.entry(token.to_owned()).or_default() += 1;
-        *self.counters.executions_by_product.entry(pp_id.to_owned()).or_default() += 1;
+        *self.executions.by_token.entry(token.to_owned()).or_default() += 1;
+        *self.executions.by_product.entry(pp_id.to_owned()).or_default() += 1;
         Ok(json!({ "RecordDetail": detail }))
     }
 }
@@ -227,8 +227,8 @@ mod tests {
         let first = execute(&mut s, body.clone()).expect("first");
         let again = execute(&mut s, body.clone()).expect("again");
         assert_eq!(first["RecordDetail"]["RecordId"], again["RecordDetail"]["RecordId"]);
-        assert_eq!(s.counters.executions.get("tok-1"), Some(&1));
-        assert_eq!(s.counters.executions_by_product.get(PP), Some(&1));
+        assert_eq!(s.executions.by_token.get("tok-1"), Some(&1));
+        assert_eq!(s.executions.by_product.get(PP), Some(&1));
 
         let mut other = body;
         other["ServiceActionId"] = json!("act-rotate000001");
@@ -276,6 +276,6 @@ mod tests {
         assert!(execute(&mut s, body("pp-migrating0001", RESTART)).is_ok());
         assert!(s.set_status(PP, "PLAN_IN_PROGRESS", None));
         assert_eq!(code(execute(&mut s, body(PP, RESTART))), "InvalidStateException");
-        assert!(!s.counters.executions_by_product.contains_key(PP));
+        assert!(!s.executions.by_product.contains_key(PP));
     }
 }

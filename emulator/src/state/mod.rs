@@ -1,14 +1,13 @@
-//! The emulated service: catalog, provisioned products, records, counters and faults, and the
+//! The emulated service: catalog, provisioned products, records and executions, and the
 //! operations (one module each). Pure and synchronous; the server holds it behind a mutex.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::faults::{FaultSet, SplitMix64};
+use crate::faults::SplitMix64;
 use crate::seed::Seed;
 
 mod describe;
@@ -25,17 +24,13 @@ pub const RECORD_TYPE_EXECUTE: &str = "EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTIO
 /// Statuses in which a provisioned product refuses new actions.
 const BUSY_STATUSES: [&str; 2] = ["UNDER_CHANGE", "PLAN_IN_PROGRESS"];
 
-/// What the emulator has counted since start or the last reset.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Counters {
-    /// AWS calls received per operation, including those answered by an injected fault
-    /// and idempotent replays.
-    pub calls: BTreeMap<String, u64>,
-    /// Executions actually started, per `ExecuteToken` (a replayed token does not count again).
-    pub executions: BTreeMap<String, u64>,
-    /// Executions actually started, per provisioned product id.
-    pub executions_by_product: BTreeMap<String, u64>,
+/// Executions actually started (replays of a token do not count again).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Executions {
+    /// Per `ExecuteToken`: 0 or 1.
+    pub(crate) by_token: BTreeMap<String, u64>,
+    /// Per provisioned product id.
+    pub(crate) by_product: BTreeMap<String, u64>,
 }
 
 /// Seconds since the epoch, fractional, as the JSON protocol carries timestamps.
@@ -68,18 +63,9 @@ pub(crate) struct State {
     products: HashMap<String, ProductState>,
     records: HashMap<String, Record>,
     tokens: HashMap<String, String>,
-    pub(crate) counters: Counters,
-    pub(crate) faults: FaultSet,
+    pub(crate) executions: Executions,
     ids: SplitMix64,
 }
-
-/// The operations this emulator implements, by `X-Amz-Target` suffix.
-pub(crate) const OPERATIONS: [&str; 4] = [
-    "ExecuteProvisionedProductServiceAction",
-    "DescribeProvisionedProduct",
-    "ListServiceActionsForProvisioningArtifact",
-    "DescribeRecord",
-];
 
 impl State {
     pub(crate) fn new(seed: Seed, progress_ms: u64, rng_seed: u64) -> Self {
@@ -89,20 +75,18 @@ impl State {
             products: HashMap::new(),
             records: HashMap::new(),
             tokens: HashMap::new(),
-            counters: Counters::default(),
-            faults: FaultSet::new(rng_seed),
+            executions: Executions::default(),
             ids: SplitMix64(rng_seed ^ 0x1d5),
         };
         state.load_seed();
         state
     }
 
-    /// Back to the seed: products as seeded, no records, counters or faults.
+    /// Back to the seed: products as seeded, no records or executions.
     pub(crate) fn reset(&mut self) {
         self.records.clear();
         self.tokens.clear();
-        self.counters = Counters::default();
-        self.faults.clear();
+        self.executions = Executions::default();
         self.load_seed();
     }
 
@@ -161,10 +145,6 @@ impl State {
                 return id;
             }
         }
-    }
-
-    pub(crate) fn count_call(&mut self, operation: &str) {
-        *self.counters.calls.entry(operation.to_owned()).or_default() += 1;
     }
 
     /// Sets a provisioned product's status; false if there is no such product.
@@ -235,7 +215,7 @@ mod tests {
         .expect("ok");
         s.set_status("pp-migrating0001", "AVAILABLE", None);
         s.reset();
-        assert!(s.counters.executions.is_empty());
+        assert!(s.executions.by_token.is_empty());
         let d = s
             .call("DescribeProvisionedProduct", json!({"Id": "pp-migrating0001"}))
             .expect("ok");

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub const PP: &str = "pp-webprod000001";
+pub const PP_STAGING: &str = "pp-webstag000001";
 pub const PP_BUSY: &str = "pp-migrating0001";
 pub const PRODUCT: &str = "prod-webapp0000001";
 pub const ARTIFACT: &str = "pa-webapp0000001";
