@@ -69,7 +69,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, ANY_OPERATION};
-pub use seed::{Association, Product, ProvisionedProduct, ProvisioningArtifact, Seed, SeedError, ServiceAction};
+pub use seed::{
+    ActionParameter, Association, Product, ProvisionedProduct, ProvisioningArtifact, RecordOutput, Seed, SeedError,
+    ServiceAction,
+};
 pub use state::RECORD_TYPE_EXECUTE;
 pub use traffic::{Counters, FaultsFired};
 

@@ -1,10 +1,9 @@
-//! `DescribeProvisionedProduct` and `DescribeRecord`.
+//! `DescribeProvisionedProduct`.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::paging::page_size;
-use super::{now_epoch, State};
+use super::State;
 use crate::error::{self, ApiError};
 
 #[derive(Deserialize)]
@@ -12,15 +11,6 @@ use crate::error::{self, ApiError};
 pub(super) struct DescribeProvisionedProductInput {
     id: Option<String>,
     name: Option<String>,
-    accept_language: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub(super) struct DescribeRecordInput {
-    id: Option<String>,
-    page_size: Option<i64>,
-    page_token: Option<String>,
     accept_language: Option<String>,
 }
 
@@ -80,21 +70,6 @@ impl State {
             obj.insert("StatusMessage".to_owned(), json!(message));
         }
         Ok(json!({ "ProvisionedProductDetail": detail, "CloudWatchDashboards": [] }))
-    }
-
-    pub(super) fn describe_record(&self, input: DescribeRecordInput) -> Result<Value, ApiError> {
-        let id = error::required("Id", input.id.as_deref())?;
-        error::id("Id", id)?;
-        error::accept_language(input.accept_language.as_deref())?;
-        page_size(input.page_size)?;
-        if let Some(token) = input.page_token.as_deref() {
-            error::length("PageToken", token, 0, 2024, false)?;
-        }
-        let record = self
-            .records
-            .get(id)
-            .ok_or_else(|| ApiError::not_found(format!("Record {id} not found")))?;
-        Ok(json!({ "RecordDetail": record.to_json(now_epoch(), self.progress_ms), "RecordOutputs": [] }))
     }
 }
 

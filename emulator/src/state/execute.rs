@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::record::Record;
+use super::record::{Outcome, Record};
 use super::{now_epoch, ExecutionParameters, State, BUSY_STATUSES, RECORD_TYPE_EXECUTE};
 use crate::error::{self, ApiError};
 
@@ -97,7 +97,7 @@ impl State {
             artifact_id: pp.provisioning_artifact_id.clone(),
             path_id,
             created: now,
-            failure: action.failure_message.clone(),
+            outcome: Outcome::of(&action),
             request: Some((action_id.to_owned(), input.parameters.clone())),
         };
         let detail = record.to_json(now, self.progress_ms);

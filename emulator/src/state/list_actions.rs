@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::paging::{page_size, page_start, PAGE_TOKEN_PREFIX};
+use super::paging::{next_page_token, page_of, page_size, page_start};
 use super::State;
 use crate::error::{self, ApiError};
 
@@ -41,10 +41,8 @@ impl State {
             )));
         }
         let ids = self.seed.associated_actions(product_id, artifact_id);
-        let page: Vec<Value> = ids
+        let page: Vec<Value> = page_of(ids, start, page_size)
             .iter()
-            .skip(start)
-            .take(page_size)
             .filter_map(|id| self.seed.service_action(id))
             .map(|a| {
                 json!({
@@ -56,11 +54,8 @@ impl State {
             })
             .collect();
         let mut out = json!({ "ServiceActionSummaries": page });
-        let next = start + page_size;
-        if next < ids.len() {
-            if let Some(obj) = out.as_object_mut() {
-                obj.insert("NextPageToken".to_owned(), json!(format!("{PAGE_TOKEN_PREFIX}{next}")));
-            }
+        if let (Some(token), Some(obj)) = (next_page_token(start, page_size, ids.len()), out.as_object_mut()) {
+            obj.insert("NextPageToken".to_owned(), json!(token));
         }
         Ok(out)
     }

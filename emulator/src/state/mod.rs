@@ -11,12 +11,13 @@ use crate::faults::SplitMix64;
 use crate::seed::Seed;
 
 mod describe;
+mod describe_record;
 mod execute;
 mod list_actions;
 mod paging;
 mod record;
 
-use record::Record;
+use record::{Outcome, Record};
 
 /// `RecordType` of the records this emulator creates for action executions.
 pub const RECORD_TYPE_EXECUTE: &str = "EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION";
@@ -110,7 +111,7 @@ impl State {
                     artifact_id: pp.provisioning_artifact_id.clone(),
                     path_id: path_id.clone(),
                     created,
-                    failure: None,
+                    outcome: Outcome::Succeeds(Vec::new()),
                     request: None,
                 },
             );
