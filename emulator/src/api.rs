@@ -11,11 +11,13 @@ pub(crate) enum Api {
 }
 
 /// Operations implemented, per API, by `X-Amz-Target` suffix.
-const SERVICE_CATALOG_OPERATIONS: [&str; 4] = [
+const SERVICE_CATALOG_OPERATIONS: [&str; 6] = [
     "ExecuteProvisionedProductServiceAction",
     "DescribeProvisionedProduct",
     "ListServiceActionsForProvisioningArtifact",
     "DescribeRecord",
+    "DescribeServiceActionExecutionParameters",
+    "SearchProvisionedProducts",
 ];
 
 impl Api {

@@ -11,13 +11,15 @@ use sc_emulator::{EmulatorConfig, Seed};
 const USAGE: &str = "\
 usage: sc-emulator [--seed PATH] [--host 127.0.0.1] [--port 0] [--progress-ms 2000]
                    [--latency-ms 0] [--rate-limit OPERATION=PER_SECOND]...
-                   [--port-file PATH] [--quiet]
+                   [--fleet N [--fleet-tag KEY=VALUE]...] [--port-file PATH] [--quiet]
 
 Serves the AWS Service Catalog JSON 1.1 API on http://HOST:PORT and a control API under
-/_emulator/. Without --seed the embedded seed.json is used. Port 0 picks a free port.
---rate-limit (repeatable; OPERATION may be *) throttles calls beyond a token bucket of
-PER_SECOND calls/s. Prints `listening on http://HOST:PORT` once bound; --port-file also
-writes the port there.";
+/_emulator/. Without --seed the embedded seed.json is used. Port 0
+picks a free port. --rate-limit (repeatable; OPERATION may be *) throttles calls beyond a
+token bucket of PER_SECOND calls/s. --fleet adds N AVAILABLE products pp-bench00000001…
+that PatchOS (act-patchos00001) runs on, tagged fleet=generated unless --fleet-tag is
+given. Prints `listening on http://HOST:PORT` once bound; --port-file also writes the
+port there.";
 
 #[derive(Debug)]
 struct Args {
@@ -27,6 +29,8 @@ struct Args {
     progress_ms: u64,
     latency_ms: u64,
     rate_limits: BTreeMap<String, f64>,
+    fleet: usize,
+    fleet_tags: BTreeMap<String, String>,
     port_file: Option<PathBuf>,
     quiet: bool,
 }
@@ -51,6 +55,8 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         progress_ms: EmulatorConfig::default().progress_ms,
         latency_ms: 0,
         rate_limits: BTreeMap::new(),
+        fleet: 0,
+        fleet_tags: BTreeMap::new(),
         port_file: None,
         quiet: false,
     };
@@ -84,12 +90,34 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 let (operation, rate) = rate_limit(&value("--rate-limit")?)?;
                 args.rate_limits.insert(operation, rate);
             }
+            "--fleet" => {
+                let v = value("--fleet")?;
+                args.fleet = v.parse().map_err(|e| format!("--fleet {v:?}: {e}"))?;
+            }
+            "--fleet-tag" => {
+                let v = value("--fleet-tag")?;
+                match v.split_once('=') {
+                    Some((key, tag_value)) if !key.is_empty() => {
+                        args.fleet_tags.insert(key.to_owned(), tag_value.to_owned())
+                    }
+                    _ => return Err(format!("--fleet-tag {v:?}: expected KEY=VALUE")),
+                };
+            }
             "--port-file" => args.port_file = Some(PathBuf::from(value("--port-file")?)),
             "--quiet" => args.quiet = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     Ok(Some(args))
+}
+
+/// The generated fleet's tags: those given, else `fleet=generated`.
+fn fleet_tags(args: &Args) -> BTreeMap<String, String> {
+    if args.fleet_tags.is_empty() {
+        BTreeMap::from([("fleet".to_owned(), "generated".to_owned())])
+    } else {
+        args.fleet_tags.clone()
+    }
 }
 
 /// Written to a temporary file and renamed, so a script polling for it never reads it half-written.
@@ -145,6 +173,10 @@ async fn main() -> ExitCode {
             }
         },
         None => Seed::default_seed(),
+    };
+    let seed = match args.fleet {
+        0 => seed,
+        n => seed.with_generated_fleet(n, fleet_tags(&args)),
     };
     let config = EmulatorConfig {
         seed,
@@ -206,6 +238,13 @@ mod tests {
             Some(&20.0)
         );
         assert_eq!(args.rate_limits.get("*"), Some(&2.5));
+        assert_eq!(fleet_tags(&args).get("fleet").map(String::as_str), Some("generated"));
+        let fleet = parse(&["--fleet", "1000", "--fleet-tag", "bench=run-1", "--fleet-tag=team=perf"])
+            .expect("valid")
+            .expect("not help");
+        assert_eq!(fleet.fleet, 1000);
+        assert_eq!(fleet_tags(&fleet).len(), 2);
+        assert_eq!(fleet.fleet_tags.get("team").map(String::as_str), Some("perf"));
         assert_eq!(args.port, 8080);
         assert_eq!(args.progress_ms, 50);
         assert_eq!(args.latency_ms, 5);
@@ -220,6 +259,8 @@ mod tests {
         assert!(parse(&["--rate-limit", "DescribeRecord"]).is_err());
         assert!(parse(&["--rate-limit", "DescribeRecord=0"]).is_err());
         assert!(parse(&["--rate-limit", "=5"]).is_err());
+        assert!(parse(&["--fleet", "-1"]).is_err());
+        assert!(parse(&["--fleet-tag", "novalue"]).is_err());
         assert!(parse(&["--help"]).expect("help").is_none());
     }
 }

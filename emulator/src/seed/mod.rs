@@ -2,10 +2,13 @@
 //! provisioned products that the emulator starts with, and returns to on reset.
 
 mod check;
+mod fleet;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+pub use fleet::{FLEET_ARTIFACT_ID, FLEET_PRODUCT_ID, PATCH_OS_ACTION_ID};
 
 /// The seed shipped with the crate (`emulator/seed.json`); its ids are relied on by other tests.
 const DEFAULT_SEED: &str = include_str!("../../seed.json");
@@ -144,15 +147,40 @@ pub struct ProvisionedProduct {
     pub product_id: String,
     /// The artifact it runs; decides which actions are allowed.
     pub provisioning_artifact_id: String,
-    /// `AVAILABLE`, `UNDER_CHANGE`, `TAINTED`, `ERROR` or `PLAN_IN_PROGRESS`.
+    /// `AVAILABLE`, `UNDER_CHANGE`, `TAINTED`, `ERROR` or `PLAN_IN_PROGRESS`. Actions are
+    /// refused in `UNDER_CHANGE` and `PLAN_IN_PROGRESS`.
     #[serde(default = "default_status")]
     pub status: String,
-    /// `CFN_STACK` or `CFN_STACKSET`.
+    /// `CFN_STACK`, `CFN_STACKSET`, `TERRAFORM_OPEN_SOURCE`, `TERRAFORM_CLOUD` or `EXTERNAL`
+    /// (the emulator does not tie it to the product).
     #[serde(default = "default_type", rename = "Type")]
     pub product_type: String,
     /// Optional launch path id; one is made up when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_id: Option<String>,
+    /// Tags, as `SearchProvisionedProducts` returns them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+/// A tag, with the API's member names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    /// 1–128 characters.
+    pub key: String,
+    /// 0–256 characters.
+    pub value: String,
+}
+
+impl Tag {
+    /// A tag from a key and a value.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Tag {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
 }
 
 fn default_status() -> String {

@@ -20,11 +20,11 @@ impl State {
         input: DescribeProvisionedProductInput,
     ) -> Result<Value, ApiError> {
         error::accept_language(input.accept_language.as_deref())?;
-        let pp = match (input.id.as_deref(), input.name.as_deref()) {
+        let product = match (input.id.as_deref(), input.name.as_deref()) {
             (Some(id), None) => {
                 error::id("Id", id)?;
-                self.seed
-                    .provisioned_product(id)
+                self.products
+                    .get(id)
                     .ok_or_else(|| ApiError::not_found(format!("Provisioned product {id} not found")))?
             }
             (None, Some(name)) => {
@@ -36,10 +36,8 @@ impl State {
                         "Member must satisfy regular expression pattern: [a-zA-Z0-9][a-zA-Z0-9._-]*",
                     ));
                 }
-                self.seed
-                    .provisioned_products
-                    .iter()
-                    .find(|pp| pp.name == name)
+                self.products
+                    .named(name)
                     .ok_or_else(|| ApiError::not_found(format!("Provisioned product named {name} not found")))?
             }
             _ => {
@@ -48,28 +46,7 @@ impl State {
                 ))
             }
         };
-        let state = self
-            .products
-            .get(&pp.id)
-            .ok_or_else(|| ApiError::internal("seeded provisioned product has no state"))?;
-        let mut detail = json!({
-            "Name": pp.name,
-            "Arn": format!("arn:aws:servicecatalog:us-east-1:123456789012:stack/{}/{}", pp.name, pp.id),
-            "Type": pp.product_type,
-            "Id": pp.id,
-            "Status": state.status,
-            "CreatedTime": state.created_time,
-            "IdempotencyToken": state.idempotency_token,
-            "LastRecordId": state.last_record_id,
-            "LastProvisioningRecordId": state.last_provisioning_record_id,
-            "LastSuccessfulProvisioningRecordId": state.last_provisioning_record_id,
-            "ProductId": pp.product_id,
-            "ProvisioningArtifactId": pp.provisioning_artifact_id,
-        });
-        if let (Some(message), Some(obj)) = (&state.status_message, detail.as_object_mut()) {
-            obj.insert("StatusMessage".to_owned(), json!(message));
-        }
-        Ok(json!({ "ProvisionedProductDetail": detail, "CloudWatchDashboards": [] }))
+        Ok(json!({ "ProvisionedProductDetail": product.common_json(), "CloudWatchDashboards": [] }))
     }
 }
 

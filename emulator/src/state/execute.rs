@@ -19,87 +19,13 @@ pub(super) struct ExecuteInput {
 
 impl State {
     pub(super) fn execute(&mut self, input: ExecuteInput) -> Result<Value, ApiError> {
-        let pp_id = error::required("ProvisionedProductId", input.provisioned_product_id.as_deref())?;
-        error::id("ProvisionedProductId", pp_id)?;
-        let action_id = error::required("ServiceActionId", input.service_action_id.as_deref())?;
-        error::id("ServiceActionId", action_id)?;
-        let token = error::required("ExecuteToken", input.execute_token.as_deref())?;
-        error::length("ExecuteToken", token, 1, 128, true)?;
-        if !error::is_token_pattern(token) {
-            return Err(error::constraint(
-                "ExecuteToken",
-                Some(token),
-                "Member must satisfy regular expression pattern: [a-zA-Z0-9][a-zA-Z0-9_-]*",
-            ));
-        }
-        error::accept_language(input.accept_language.as_deref())?;
-        if let Some(params) = &input.parameters {
-            check_parameters(params)?;
-        }
-
+        let (pp_id, action_id, token) = input.validate()?;
         let now = now_epoch();
-        if let Some(record_id) = self.tokens.get(token) {
-            let record = self
-                .records
-                .get(record_id)
-                .ok_or_else(|| ApiError::internal("record of a known ExecuteToken is missing"))?;
-            let same_request = record.pp_id == pp_id
-                && record.request.as_ref() == Some(&(action_id.to_owned(), input.parameters.clone()));
-            if !same_request {
-                return Err(ApiError::invalid_parameters(format!(
-                    "ExecuteToken {token} was already used for a different request"
-                )));
-            }
-            return Ok(json!({ "RecordDetail": record.to_json(now, self.progress_ms) }));
+        if let Some(replayed) = self.replay(pp_id, action_id, token, &input.parameters, now)? {
+            return Ok(replayed);
         }
-
-        let pp = self
-            .seed
-            .provisioned_product(pp_id)
-            .ok_or_else(|| ApiError::not_found(format!("Provisioned product {pp_id} not found")))?
-            .clone();
-        let action = self
-            .seed
-            .service_action(action_id)
-            .ok_or_else(|| ApiError::not_found(format!("Service action {action_id} not found")))?
-            .clone();
-        let associated = self
-            .seed
-            .associated_actions(&pp.product_id, &pp.provisioning_artifact_id)
-            .iter()
-            .any(|a| a == action_id);
-        if !associated {
-            return Err(ApiError::invalid_parameters(format!(
-                "ServiceActionId {action_id} is not associated with provisioning artifact {} of product {}",
-                pp.provisioning_artifact_id, pp.product_id
-            )));
-        }
-        let product = self
-            .products
-            .get(pp_id)
-            .ok_or_else(|| ApiError::internal("seeded provisioned product has no state"))?;
-        if BUSY_STATUSES.contains(&product.status.as_str()) {
-            return Err(ApiError::invalid_state(format!(
-                "Provisioned product {pp_id} is in status {} and cannot run actions",
-                product.status
-            )));
-        }
-        let path_id = product.path_id.clone();
-
-        let record_id = self.new_id("rec-");
-        let record = Record {
-            id: record_id.clone(),
-            record_type: RECORD_TYPE_EXECUTE,
-            pp_id: pp.id.clone(),
-            pp_name: pp.name.clone(),
-            pp_type: pp.product_type.clone(),
-            product_id: pp.product_id.clone(),
-            artifact_id: pp.provisioning_artifact_id.clone(),
-            path_id,
-            created: now,
-            outcome: Outcome::of(&action),
-            request: Some((action_id.to_owned(), input.parameters.clone())),
-        };
+        let record = self.new_execution(pp_id, action_id, &input.parameters, now)?;
+        let record_id = record.id.clone();
         let detail = record.to_json(now, self.progress_ms);
         self.records.insert(record_id.clone(), record);
         self.tokens.insert(token.to_owned(), record_id.clone());
@@ -109,6 +35,89 @@ impl State {
         *self.executions.by_token.entry(token.to_owned()).or_default() += 1;
         *self.executions.by_product.entry(pp_id.to_owned()).or_default() += 1;
         Ok(json!({ "RecordDetail": detail }))
+    }
+
+    /// A known token: the record it started if the request is the same, else an error.
+    fn replay(
+        &self,
+        pp_id: &str,
+        action_id: &str,
+        token: &str,
+        parameters: &Option<ExecutionParameters>,
+        now: f64,
+    ) -> Result<Option<Value>, ApiError> {
+        let Some(record_id) = self.tokens.get(token) else {
+            return Ok(None);
+        };
+        let record = self
+            .records
+            .get(record_id)
+            .ok_or_else(|| ApiError::internal("record of a known ExecuteToken is missing"))?;
+        let same_request =
+            record.pp_id == pp_id && record.request.as_ref() == Some(&(action_id.to_owned(), parameters.clone()));
+        if !same_request {
+            return Err(ApiError::invalid_parameters(format!(
+                "ExecuteToken {token} was already used for a different request"
+            )));
+        }
+        Ok(Some(json!({ "RecordDetail": record.to_json(now, self.progress_ms) })))
+    }
+
+    /// The record of a new execution, once the product and action allow it.
+    fn new_execution(
+        &mut self,
+        pp_id: &str,
+        action_id: &str,
+        parameters: &Option<ExecutionParameters>,
+        now: f64,
+    ) -> Result<Record, ApiError> {
+        let (product, action) = self.action_target(pp_id, action_id)?;
+        if BUSY_STATUSES.contains(&product.status.as_str()) {
+            return Err(ApiError::invalid_state(format!(
+                "Provisioned product {pp_id} is in status {} and cannot run actions",
+                product.status
+            )));
+        }
+        let pp = product.seeded.clone();
+        let path_id = product.path_id.clone();
+        let outcome = Outcome::of(action);
+        Ok(Record {
+            id: self.new_id("rec-"),
+            record_type: RECORD_TYPE_EXECUTE,
+            pp_id: pp.id,
+            pp_name: pp.name,
+            pp_type: pp.product_type,
+            product_id: pp.product_id,
+            artifact_id: pp.provisioning_artifact_id,
+            path_id,
+            created: now,
+            outcome,
+            request: Some((action_id.to_owned(), parameters.clone())),
+        })
+    }
+}
+
+impl ExecuteInput {
+    /// Every member against the API model; returns the product id, action id and token.
+    fn validate(&self) -> Result<(&str, &str, &str), ApiError> {
+        let pp_id = error::required("ProvisionedProductId", self.provisioned_product_id.as_deref())?;
+        error::id("ProvisionedProductId", pp_id)?;
+        let action_id = error::required("ServiceActionId", self.service_action_id.as_deref())?;
+        error::id("ServiceActionId", action_id)?;
+        let token = error::required("ExecuteToken", self.execute_token.as_deref())?;
+        error::length("ExecuteToken", token, 1, 128, true)?;
+        if !error::is_token_pattern(token) {
+            return Err(error::constraint(
+                "ExecuteToken",
+                Some(token),
+                "Member must satisfy regular expression pattern: [a-zA-Z0-9][a-zA-Z0-9_-]*",
+            ));
+        }
+        error::accept_language(self.accept_language.as_deref())?;
+        if let Some(params) = &self.parameters {
+            check_parameters(params)?;
+        }
+        Ok((pp_id, action_id, token))
     }
 }
 

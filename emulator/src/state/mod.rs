@@ -10,13 +10,18 @@ use crate::error::ApiError;
 use crate::faults::SplitMix64;
 use crate::seed::Seed;
 
+mod action_parameters;
 mod describe;
 mod describe_record;
 mod execute;
 mod list_actions;
 mod paging;
+mod products;
 mod record;
+mod search;
+mod search_query;
 
+use products::{Products, Provisioned};
 use record::{Outcome, Record};
 
 /// `RecordType` of the records this emulator creates for action executions.
@@ -45,23 +50,12 @@ pub(crate) fn now_epoch() -> f64 {
 /// `Parameters` of an execution: name to values.
 type ExecutionParameters = BTreeMap<String, Vec<String>>;
 
-#[derive(Debug, Clone)]
-struct ProductState {
-    status: String,
-    status_message: Option<String>,
-    created_time: f64,
-    idempotency_token: String,
-    path_id: String,
-    last_record_id: String,
-    last_provisioning_record_id: String,
-}
-
 /// The whole mutable world of one emulator.
 #[derive(Debug)]
 pub(crate) struct State {
     seed: Seed,
     progress_ms: u64,
-    products: HashMap<String, ProductState>,
+    products: Products,
     records: HashMap<String, Record>,
     tokens: HashMap<String, String>,
     pub(crate) executions: Executions,
@@ -73,7 +67,7 @@ impl State {
         let mut state = State {
             seed,
             progress_ms,
-            products: HashMap::new(),
+            products: Products::default(),
             records: HashMap::new(),
             tokens: HashMap::new(),
             executions: Executions::default(),
@@ -99,35 +93,31 @@ impl State {
         for pp in self.seed.provisioned_products.clone() {
             let record_id = self.new_id("rec-");
             let path_id = pp.path_id.clone().unwrap_or_else(|| self.new_id("lpv3-"));
-            self.records.insert(
-                record_id.clone(),
-                Record {
-                    id: record_id.clone(),
-                    record_type: "PROVISION_PRODUCT",
-                    pp_id: pp.id.clone(),
-                    pp_name: pp.name.clone(),
-                    pp_type: pp.product_type.clone(),
-                    product_id: pp.product_id.clone(),
-                    artifact_id: pp.provisioning_artifact_id.clone(),
-                    path_id: path_id.clone(),
-                    created,
-                    outcome: Outcome::Succeeds(Vec::new()),
-                    request: None,
-                },
-            );
-            let token = self.new_id("");
-            self.products.insert(
-                pp.id.clone(),
-                ProductState {
-                    status: pp.status.clone(),
-                    status_message: None,
-                    created_time: created,
-                    idempotency_token: token,
-                    path_id,
-                    last_record_id: record_id.clone(),
-                    last_provisioning_record_id: record_id,
-                },
-            );
+            let record = Record {
+                id: record_id.clone(),
+                record_type: "PROVISION_PRODUCT",
+                pp_id: pp.id.clone(),
+                pp_name: pp.name.clone(),
+                pp_type: pp.product_type.clone(),
+                product_id: pp.product_id.clone(),
+                artifact_id: pp.provisioning_artifact_id.clone(),
+                path_id: path_id.clone(),
+                created,
+                outcome: Outcome::Succeeds(Vec::new()),
+                request: None,
+            };
+            self.records.insert(record_id.clone(), record);
+            let idempotency_token = self.new_id("");
+            self.products.push(Provisioned {
+                status: pp.status.clone(),
+                seeded: pp,
+                status_message: None,
+                created_time: created,
+                idempotency_token,
+                path_id,
+                last_record_id: record_id.clone(),
+                last_provisioning_record_id: record_id,
+            });
         }
     }
 
@@ -167,6 +157,8 @@ impl State {
             "DescribeProvisionedProduct" => self.describe_provisioned_product(parse(body)?),
             "ListServiceActionsForProvisioningArtifact" => self.list_service_actions(parse(body)?),
             "DescribeRecord" => self.describe_record(parse(body)?),
+            "DescribeServiceActionExecutionParameters" => self.describe_action_parameters(parse(body)?),
+            "SearchProvisionedProducts" => self.search_provisioned_products(parse(body)?),
             other => Err(ApiError::unknown_operation(format!(
                 "Operation {other} is not supported"
             ))),
