@@ -8,6 +8,8 @@ use crate::error::ApiError;
 pub(crate) enum Api {
     /// AWS Service Catalog.
     ServiceCatalog,
+    /// The Resource Groups Tagging API (`GetResources`), on the same port.
+    Tagging,
 }
 
 /// Operations implemented, per API, by `X-Amz-Target` suffix.
@@ -19,14 +21,16 @@ const SERVICE_CATALOG_OPERATIONS: [&str; 6] = [
     "DescribeServiceActionExecutionParameters",
     "SearchProvisionedProducts",
 ];
+const TAGGING_OPERATIONS: [&str; 1] = ["GetResources"];
 
 impl Api {
-    const ALL: [Api; 1] = [Api::ServiceCatalog];
+    const ALL: [Api; 2] = [Api::ServiceCatalog, Api::Tagging];
 
     /// The `X-Amz-Target` prefix, up to and including the dot.
     pub(crate) fn target_prefix(self) -> &'static str {
         match self {
             Api::ServiceCatalog => "AWS242ServiceCatalogService.",
+            Api::Tagging => "ResourceGroupsTaggingAPI_20170126.",
         }
     }
 
@@ -43,6 +47,7 @@ impl Api {
     pub(crate) fn implements(self, operation: &str) -> bool {
         match self {
             Api::ServiceCatalog => SERVICE_CATALOG_OPERATIONS.contains(&operation),
+            Api::Tagging => TAGGING_OPERATIONS.contains(&operation),
         }
     }
 
@@ -50,6 +55,7 @@ impl Api {
     pub(crate) fn throttling(self) -> ApiError {
         match self {
             Api::ServiceCatalog => ApiError::new(400, "ThrottlingException", "Rate exceeded"),
+            Api::Tagging => ApiError::new(400, "ThrottledException", "Rate exceeded"),
         }
     }
 
@@ -57,6 +63,7 @@ impl Api {
     pub(crate) fn internal(self, message: impl Into<String>) -> ApiError {
         match self {
             Api::ServiceCatalog => ApiError::new(500, "InternalFailure", message),
+            Api::Tagging => ApiError::new(500, "InternalServiceException", message),
         }
     }
 }
@@ -71,7 +78,13 @@ mod tests {
             Api::from_target("AWS242ServiceCatalogService.DescribeRecord"),
             Some((Api::ServiceCatalog, "DescribeRecord"))
         );
+        assert_eq!(
+            Api::from_target("ResourceGroupsTaggingAPI_20170126.GetResources"),
+            Some((Api::Tagging, "GetResources"))
+        );
         assert_eq!(Api::from_target("AWS242ServiceCatalogService."), None);
+        assert!(!Api::Tagging.implements("DescribeRecord"));
+        assert_eq!(Api::Tagging.throttling().code, "ThrottledException");
         assert_eq!(Api::from_target("AmazonSQS.SendMessage"), None);
     }
 }

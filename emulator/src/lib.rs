@@ -71,7 +71,7 @@ use tokio::task::JoinHandle;
 pub use faults::{Fault, FaultKind, ANY_OPERATION};
 pub use seed::{
     ActionParameter, Association, Product, ProvisionedProduct, ProvisioningArtifact, RecordOutput, Seed, SeedError,
-    ServiceAction, Tag, FLEET_ARTIFACT_ID, FLEET_PRODUCT_ID, PATCH_OS_ACTION_ID,
+    ServiceAction, Tag, TaggedResource, FLEET_ARTIFACT_ID, FLEET_PRODUCT_ID, PATCH_OS_ACTION_ID,
 };
 pub use state::RECORD_TYPE_EXECUTE;
 pub use traffic::{Counters, FaultsFired};

@@ -13,8 +13,8 @@ usage: sc-emulator [--seed PATH] [--host 127.0.0.1] [--port 0] [--progress-ms 20
                    [--latency-ms 0] [--rate-limit OPERATION=PER_SECOND]...
                    [--fleet N [--fleet-tag KEY=VALUE]...] [--port-file PATH] [--quiet]
 
-Serves the AWS Service Catalog JSON 1.1 API on http://HOST:PORT and a control API under
-/_emulator/. Without --seed the embedded seed.json is used. Port 0
+Serves the AWS Service Catalog and Resource Groups Tagging (GetResources) JSON 1.1 APIs on
+http://HOST:PORT and a control API under /_emulator/. Without --seed the embedded seed.json is used. Port 0
 picks a free port. --rate-limit (repeatable; OPERATION may be *) throttles calls beyond a
 token bucket of PER_SECOND calls/s. --fleet adds N AVAILABLE products pp-bench00000001…
 that PatchOS (act-patchos00001) runs on, tagged fleet=generated unless --fleet-tag is

@@ -158,7 +158,9 @@ async fn aws_call(shared: &Shared, req: Request<Incoming>) -> Result<HttpRespons
 fn unknown_target(target: Option<&str>) -> ApiError {
     ApiError::unknown_operation(match target {
         Some(t) => format!("Unknown operation target {t}"),
-        None => "Missing X-Amz-Target header; expected POST / with AWS242ServiceCatalogService.<Operation>".to_owned(),
+        None => "Missing X-Amz-Target header; expected POST / with AWS242ServiceCatalogService.<Operation> \
+                 or ResourceGroupsTaggingAPI_20170126.<Operation>"
+            .to_owned(),
     })
 }
 

@@ -20,7 +20,33 @@ impl Seed {
         self.check_catalog()?;
         self.service_actions.iter().try_for_each(check_action)?;
         self.check_associations()?;
-        self.check_provisioned_products()
+        self.check_provisioned_products()?;
+        self.check_resources()
+    }
+
+    /// Resources may name provisioned products that do not exist (on purpose: a product can be
+    /// terminated while its resources stay tagged), but must be valid for `GetResources`.
+    fn check_resources(&self) -> Result<(), SeedError> {
+        for resource in &self.resources {
+            let arn = &resource.resource_arn;
+            if !(1..=1011).contains(&arn.chars().count()) {
+                return Err(invalid(format!("resource ARN {arn:?} must have 1-1011 characters")));
+            }
+            let bad_tag = resource
+                .tags
+                .iter()
+                .find(|t| !(1..=128).contains(&t.key.chars().count()) || t.value.chars().count() > 256);
+            if let Some(tag) = bad_tag {
+                return Err(invalid(format!(
+                    "resource {arn}: tag {:?} needs a key of 1-128 and a value of 0-256 characters",
+                    tag.key
+                )));
+            }
+        }
+        match first_duplicate(self.resources.iter().map(|r| r.resource_arn.as_str())) {
+            Some(arn) => Err(invalid(format!("resource {arn} is listed twice"))),
+            None => Ok(()),
+        }
     }
 
     fn has_artifact(&self, product_id: &str, artifact_id: &str) -> bool {

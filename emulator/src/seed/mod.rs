@@ -33,6 +33,9 @@ pub struct Seed {
     /// Provisioned products that actions run against.
     #[serde(default)]
     pub provisioned_products: Vec<ProvisionedProduct>,
+    /// Tagged resources that the Resource Groups Tagging API's `GetResources` returns.
+    #[serde(default)]
+    pub resources: Vec<TaggedResource>,
 }
 
 /// A product.
@@ -171,6 +174,18 @@ pub struct Tag {
     pub key: String,
     /// 0–256 characters.
     pub value: String,
+}
+
+/// A resource and its tags, as `GetResources` returns it (`ResourceTagMapping`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaggedResource {
+    /// Any ARN, 1–1011 characters; resources of other accounts and regions are allowed.
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: String,
+    /// Its tags, `aws:` ones included (Service Catalog tags what it provisions with
+    /// `aws:servicecatalog:provisionedProductArn`).
+    #[serde(rename = "Tags", default)]
+    pub tags: Vec<Tag>,
 }
 
 impl Tag {

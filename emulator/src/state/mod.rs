@@ -20,6 +20,7 @@ mod products;
 mod record;
 mod search;
 mod search_query;
+mod tagging;
 
 use products::{Products, Provisioned};
 use record::{Outcome, Record};
@@ -159,6 +160,7 @@ impl State {
             "DescribeRecord" => self.describe_record(parse(body)?),
             "DescribeServiceActionExecutionParameters" => self.describe_action_parameters(parse(body)?),
             "SearchProvisionedProducts" => self.search_provisioned_products(parse(body)?),
+            "GetResources" => self.get_resources(parse(body)?),
             other => Err(ApiError::unknown_operation(format!(
                 "Operation {other} is not supported"
             ))),
