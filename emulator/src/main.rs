@@ -72,36 +72,21 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 .or_else(|| argv.next())
                 .ok_or_else(|| format!("{name} needs a value"))
         };
-        let number = |name: &str, v: String| v.parse::<u64>().map_err(|e| format!("{name} {v:?}: {e}"));
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--seed" => args.seed = Some(PathBuf::from(value("--seed")?)),
-            "--host" => {
-                let v = value("--host")?;
-                args.host = v.parse().map_err(|e| format!("--host {v:?}: {e}"))?;
-            }
-            "--port" => {
-                let v = value("--port")?;
-                args.port = v.parse().map_err(|e| format!("--port {v:?}: {e}"))?;
-            }
-            "--progress-ms" => args.progress_ms = number("--progress-ms", value("--progress-ms")?)?,
-            "--latency-ms" => args.latency_ms = number("--latency-ms", value("--latency-ms")?)?,
+            "--host" => args.host = parsed("--host", value("--host")?)?,
+            "--port" => args.port = parsed("--port", value("--port")?)?,
+            "--progress-ms" => args.progress_ms = parsed("--progress-ms", value("--progress-ms")?)?,
+            "--latency-ms" => args.latency_ms = parsed("--latency-ms", value("--latency-ms")?)?,
             "--rate-limit" => {
                 let (operation, rate) = rate_limit(&value("--rate-limit")?)?;
                 args.rate_limits.insert(operation, rate);
             }
-            "--fleet" => {
-                let v = value("--fleet")?;
-                args.fleet = v.parse().map_err(|e| format!("--fleet {v:?}: {e}"))?;
-            }
+            "--fleet" => args.fleet = parsed("--fleet", value("--fleet")?)?,
             "--fleet-tag" => {
-                let v = value("--fleet-tag")?;
-                match v.split_once('=') {
-                    Some((key, tag_value)) if !key.is_empty() => {
-                        args.fleet_tags.insert(key.to_owned(), tag_value.to_owned())
-                    }
-                    _ => return Err(format!("--fleet-tag {v:?}: expected KEY=VALUE")),
-                };
+                let (key, tag_value) = fleet_tag(&value("--fleet-tag")?)?;
+                args.fleet_tags.insert(key, tag_value);
             }
             "--port-file" => args.port_file = Some(PathBuf::from(value("--port-file")?)),
             "--quiet" => args.quiet = true,
@@ -109,6 +94,22 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, St
         }
     }
     Ok(Some(args))
+}
+
+/// A flag's value parsed as `T`, the error naming the flag.
+fn parsed<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse().map_err(|e| format!("{flag} {v:?}: {e}"))
+}
+
+/// `KEY=VALUE`, the key non-empty.
+fn fleet_tag(v: &str) -> Result<(String, String), String> {
+    match v.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("--fleet-tag {v:?}: expected KEY=VALUE")),
+    }
 }
 
 /// The generated fleet's tags: those given, else `fleet=generated`.
@@ -151,6 +152,26 @@ async fn wait_for_signal() {
     }
 }
 
+/// The seed (read, then grown by `--fleet`) and the settings the flags give.
+fn config(args: &Args) -> Result<EmulatorConfig, String> {
+    let seed = match &args.seed {
+        Some(path) => Seed::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => Seed::default_seed(),
+    };
+    let seed = match args.fleet {
+        0 => seed,
+        n => seed.with_generated_fleet(n, fleet_tags(args)),
+    };
+    Ok(EmulatorConfig {
+        seed,
+        progress_ms: args.progress_ms,
+        latency_ms: args.latency_ms,
+        rate_limits: args.rate_limits.clone(),
+        verbose: !args.quiet,
+        ..EmulatorConfig::default()
+    })
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
@@ -164,27 +185,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let seed = match &args.seed {
-        Some(path) => match Seed::from_file(path) {
-            Ok(seed) => seed,
-            Err(e) => {
-                eprintln!("sc-emulator: {}: {e}", path.display());
-                return ExitCode::FAILURE;
-            }
-        },
-        None => Seed::default_seed(),
-    };
-    let seed = match args.fleet {
-        0 => seed,
-        n => seed.with_generated_fleet(n, fleet_tags(&args)),
-    };
-    let config = EmulatorConfig {
-        seed,
-        progress_ms: args.progress_ms,
-        latency_ms: args.latency_ms,
-        rate_limits: args.rate_limits.clone(),
-        verbose: !args.quiet,
-        ..EmulatorConfig::default()
+    let config = match config(&args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("sc-emulator: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let handle = match sc_emulator::start(config, SocketAddr::new(args.host, args.port)).await {
         Ok(handle) => handle,

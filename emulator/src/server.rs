@@ -125,34 +125,45 @@ async fn aws_call(shared: &Shared, req: Request<Incoming>) -> Result<HttpRespons
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let result = match admission.fate {
-        Fate::Serve => dispatch(shared, api, &operation, parsed),
-        Fate::Throttle => Err(api.throttling()),
-        Fate::Fail500 => Err(api.internal("Injected internal failure")),
-        Fate::Drop => {
-            log(shared, &operation, "dropped");
-            return Err(DroppedByFault);
-        }
-        Fate::ApplyThenDrop => {
-            let applied = dispatch(shared, api, &operation, parsed);
-            log(
-                shared,
-                &operation,
-                &format!("{} applied, then dropped", outcome(&applied)),
-            );
-            return Err(DroppedByFault);
-        }
-        Fate::ApplyThen500 => {
-            let applied = dispatch(shared, api, &operation, parsed);
-            log(shared, &operation, &format!("{} applied, then 500", outcome(&applied)));
-            Err(api.internal("Injected internal failure after the call took effect"))
-        }
-    };
+    let result = meet_fate(shared, api, &operation, parsed, admission.fate)?;
     log(shared, &operation, outcome(&result));
     Ok(match result {
         Ok(value) => json_response(StatusCode::OK, &value),
         Err(err) => error_response(&err),
     })
+}
+
+/// The answer the call gets, or `DroppedByFault` when it gets none.
+fn meet_fate(
+    shared: &Shared,
+    api: Api,
+    operation: &str,
+    parsed: Result<Value, ApiError>,
+    fate: Fate,
+) -> Result<Result<Value, ApiError>, DroppedByFault> {
+    match fate {
+        Fate::Serve => Ok(dispatch(shared, api, operation, parsed)),
+        Fate::Throttle => Ok(Err(api.throttling())),
+        Fate::Fail500 => Ok(Err(api.internal("Injected internal failure"))),
+        Fate::Drop => {
+            log(shared, operation, "dropped");
+            Err(DroppedByFault)
+        }
+        Fate::ApplyThenDrop => {
+            let applied = dispatch(shared, api, operation, parsed);
+            log(
+                shared,
+                operation,
+                &format!("{} applied, then dropped", outcome(&applied)),
+            );
+            Err(DroppedByFault)
+        }
+        Fate::ApplyThen500 => {
+            let applied = dispatch(shared, api, operation, parsed);
+            log(shared, operation, &format!("{} applied, then 500", outcome(&applied)));
+            Ok(Err(api.internal("Injected internal failure after the call took effect")))
+        }
+    }
 }
 
 fn unknown_target(target: Option<&str>) -> ApiError {
