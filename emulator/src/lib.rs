@@ -1,40 +1,65 @@
-//! A local AWS Service Catalog emulator for testing `sc-action-runner` without AWS.
+//! A local AWS Service Catalog emulator — plus the Resource Groups Tagging API's
+//! `GetResources` — for testing `sc-action-runner` without AWS.
 //!
 //! It speaks the wire protocol the real SDKs use (AWS JSON 1.1: `POST /` with
-//! `X-Amz-Target: AWS242ServiceCatalogService.<Operation>`), so an unmodified
-//! `aws-sdk-servicecatalog` client pointed at it with `endpoint_url` works, typed errors and
-//! all. Signatures are not checked.
+//! `X-Amz-Target: AWS242ServiceCatalogService.<Operation>` or
+//! `ResourceGroupsTaggingAPI_20170126.<Operation>`), so unmodified `aws-sdk-servicecatalog` and
+//! `aws-sdk-resourcegroupstagging` clients pointed at it with `endpoint_url` work, typed errors
+//! and all. Signatures are not checked. `emulator/README.md` documents every operation, the
+//! faults, the control API and the seeded catalog (ids, the fleet's composition, the resources).
 //!
 //! Operations: `ExecuteProvisionedProductServiceAction` (validated like the API model,
 //! idempotent on `ExecuteToken`), `DescribeProvisionedProduct`,
-//! `ListServiceActionsForProvisioningArtifact` (pages of at most 20) and `DescribeRecord`.
-//! Records go CREATED → IN_PROGRESS → SUCCEEDED over `progress_ms` (CREATED for the first
-//! quarter). Anything else is `UnknownOperationException`.
+//! `ListServiceActionsForProvisioningArtifact` (pages of at most 20), `DescribeRecord` (with
+//! `RecordOutputs`), `DescribeServiceActionExecutionParameters`, `SearchProvisionedProducts`
+//! (access level, a `SearchQuery` subset, sorting, pages of at most 100) and `GetResources`.
+//! Records go CREATED → IN_PROGRESS → final over `progress_ms` (CREATED for the first quarter);
+//! the action's seed entry decides how they end: `SUCCEEDED` (with its `Outputs` as
+//! `RecordOutputs`), `FAILED` (`FailureMessage`, `FailureCode`) or never (`NeverFinishes`).
+//! Anything else is `UnknownOperationException`.
 //!
 //! # Library API
 //! - [`Seed`]: the catalog, from [`Seed::from_file`] or [`Seed::default_seed`] (the embedded
-//!   `emulator/seed.json`).
-//! - [`EmulatorConfig`] `{ seed, progress_ms, latency_ms, rng_seed, verbose }` (with `Default`).
+//!   `emulator/seed.json`); [`Seed::with_generated_fleet`]`(n, tags)` adds `n` products
+//!   `pp-bench00000001`… that [`PATCH_OS_ACTION_ID`] runs on.
+//! - [`EmulatorConfig`] `{ seed, progress_ms, latency_ms, rng_seed, verbose, rate_limits }`
+//!   (with `Default`).
 //! - [`start`]`(config, addr).await -> io::Result<EmulatorHandle>` binds `addr` (port 0 picks
 //!   one); [`start_local`]`(config)` binds `127.0.0.1:0`.
 //! - [`EmulatorHandle`] (cheap to clone): [`url`](EmulatorHandle::url),
 //!   [`addr`](EmulatorHandle::addr), [`inject`](EmulatorHandle::inject)`(`[`Fault`]`)`,
 //!   [`clear_faults`](EmulatorHandle::clear_faults), [`faults`](EmulatorHandle::faults),
-//!   [`counters`](EmulatorHandle::counters) → [`Counters`],
+//!   [`set_rate_limit`](EmulatorHandle::set_rate_limit)`(op, per_second)`,
+//!   [`clear_rate_limit`](EmulatorHandle::clear_rate_limit)`(op)`,
+//!   [`clear_rate_limits`](EmulatorHandle::clear_rate_limits),
+//!   [`rate_limits`](EmulatorHandle::rate_limits),
+//!   [`counters`](EmulatorHandle::counters) → [`Counters`] (with [`FaultsFired`]),
 //!   [`calls_for`](EmulatorHandle::calls_for)`(op)`,
+//!   [`call_times`](EmulatorHandle::call_times)`(op)` (epoch ms of every call received),
 //!   [`executions_for`](EmulatorHandle::executions_for)`(token)`,
 //!   [`set_status`](EmulatorHandle::set_status)`(pp_id, status)`,
 //!   [`reset`](EmulatorHandle::reset), [`shutdown`](EmulatorHandle::shutdown).
 //!   The server stops when `shutdown` is called or the last clone is dropped.
+//! - [`Fault`]: `throttle`, `error500`, `drop_connection`, `apply_then_drop`, `apply_then_500`
+//!   (next N calls; the `apply_*` ones take effect before failing), `latency` (every call);
+//!   modifiers `with_fraction`, `always`, and `when(member, value)` to match only calls whose
+//!   body has that top-level string member value.
 //!
 //! # Control API (same port, JSON)
 //! - `POST /_emulator/faults` with a [`Fault`], e.g.
 //!   `{"operation": "ExecuteProvisionedProductServiceAction" | "*", "kind": "throttle" |
-//!   "error500" | "latency" | "drop", "count": 2}` or `"fraction": 0.3`, `"latencyMs": 500`;
+//!   "error500" | "drop" | "applyDrop" | "apply500" | "latency", "count": 2}` or
+//!   `"fraction": 0.3`, `"latencyMs": 500`, `"when": {"ProvisionedProductId": "pp-…"}`;
 //!   `GET /_emulator/faults` lists them; `DELETE /_emulator/faults` clears them.
-//! - `GET /_emulator/counters` → [`Counters`] as
-//!   `{"calls": {op: n}, "executions": {token: n}, "executionsByProduct": {pp_id: n}}`.
-//! - `POST /_emulator/reset`: counters, records and faults cleared, products re-seeded.
+//! - `POST /_emulator/rate-limits` `{"operation": "<Op>" | "*", "perSecond": 20}`;
+//!   `GET /_emulator/rate-limits`; `DELETE /_emulator/rate-limits[?operation=Op]`.
+//! - `GET /_emulator/call-times?operation=Op` → `{"operation": "Op", "times": [epoch ms…]}`
+//!   (without `operation`: `{"callTimes": {op: [...]}}`).
+//! - `GET /_emulator/counters` → [`Counters`] as `{"calls": {op: n}, "executions": {token: n},
+//!   "executionsByProduct": {pp_id: n}, "faultsFired": {"throttle": n, "error500": n, "drop": n,
+//!   "latency": n, "applyDrop": n, "apply500": n, "rateLimited": n}}`.
+//! - `POST /_emulator/reset`: counters, call times, records and faults cleared, configured rate
+//!   limits restored, products re-seeded.
 //! - `POST /_emulator/provisioned-products/{id}/status` with `{"Status": "UNDER_CHANGE"}`
 //!   (optionally `"StatusMessage"`).
 //! - `GET /_emulator/health` → `{"ok": true}`.
@@ -42,10 +67,13 @@
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use sc_emulator::{start_local, EmulatorConfig, Fault};
+//! const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
 //! let emulator = start_local(EmulatorConfig::default()).await?;
-//! emulator.inject(Fault::throttle("ExecuteProvisionedProductServiceAction", 2));
+//! emulator.inject(Fault::apply_then_drop(EXECUTE, 1).when("ProvisionedProductId", "pp-webprod000001"));
+//! emulator.set_rate_limit(EXECUTE, 20.0);
 //! // point the SDK at emulator.url() ...
 //! assert_eq!(emulator.executions_for("some-token"), 0);
+//! assert!(emulator.call_times(EXECUTE).is_empty());
 //! # Ok(()) }
 //! ```
 

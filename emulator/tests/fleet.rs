@@ -81,6 +81,18 @@ async fn seeded_fleet_lists_in_pages_with_the_documented_composition() {
     assert_eq!(count(&|p| fleet(p) && tag(p, "env") == Some("prod")), 100);
     assert_eq!(count(&|p| fleet(p) && tag(p, "env") == Some("prod") && eligible(p)), 75);
     assert_eq!(count(&|p| tag(p, "env") == Some("prod") && eligible(p)), 76);
+    let prod = |p: &ProvisionedProductAttribute| tag(p, "env") == Some("prod");
+    let available = |p: &ProvisionedProductAttribute| p.status().map(|s| s.as_str()) == Some("AVAILABLE");
+    assert_eq!(
+        count(&|p| prod(p) && !available(p)),
+        15,
+        "skipped for status (db-migrating included)"
+    );
+    assert_eq!(
+        count(&|p| prod(p) && available(p) && !eligible(p)),
+        11,
+        "skipped for type"
+    );
     assert_eq!(
         count(&|p| fleet(p) && tag(p, "env") == Some("prod") && tag(p, "team") == Some("payments") && eligible(p)),
         19
