@@ -37,10 +37,6 @@ impl ApiError {
         Self::new(400, "UnknownOperationException", message)
     }
 
-    pub(crate) fn throttling() -> Self {
-        Self::new(400, "ThrottlingException", "Rate exceeded")
-    }
-
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalFailure", message)
     }

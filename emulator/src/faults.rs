@@ -1,22 +1,35 @@
-//! Fault injection: which AWS calls to throttle, fail, slow down or cut off.
+//! Fault injection: which AWS calls to throttle, fail, slow down or cut off, before or after
+//! they take effect.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Matches every operation when used as [`Fault::operation`].
 pub const ANY_OPERATION: &str = "*";
 
 /// What an injected fault does to a matching call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "camelCase")]
 pub enum FaultKind {
-    /// HTTP 400 `ThrottlingException`: the SDK classifies it as a throttling error and retries.
+    /// HTTP 400 throttling error (`ThrottlingException`; `ThrottledException` for the Tagging
+    /// API): the SDK classifies it as a throttling error and retries. Nothing is applied.
     Throttle,
-    /// HTTP 500 `InternalFailure`: a transient server error.
+    /// HTTP 500 (`InternalFailure`; `InternalServiceException` for the Tagging API): a
+    /// transient server error. Nothing is applied.
     Error500,
     /// Delay the call by [`Fault::latency_ms`], then handle it normally.
     Latency,
-    /// Close the connection without answering: the client sees an I/O error.
+    /// Close the connection without answering: the client sees an I/O error. Nothing is applied.
     Drop,
+    /// Handle the call (an execution is started and counted), then close the connection
+    /// without answering: the client cannot tell whether it took effect. The case that an
+    /// idempotency token exists for.
+    ApplyDrop,
+    /// Handle the call (an execution is started and counted), then answer HTTP 500 instead of
+    /// its result.
+    Apply500,
 }
 
 /// One fault rule. Rules are checked in the order they were injected.
@@ -24,6 +37,8 @@ pub enum FaultKind {
 /// Fires on the next `count` matching calls, or on a `fraction` of them (drawn from a seeded
 /// RNG, so runs are repeatable), or — with neither — on every matching call until cleared.
 /// With both, each call fires with probability `fraction` until it has fired `count` times.
+/// With `when`, only calls whose JSON body has each of those top-level string members with
+/// exactly that value match (to fault one record of a batch); other calls pass it by.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Fault {
@@ -40,6 +55,9 @@ pub struct Fault {
     /// Delay for [`FaultKind::Latency`]; ignored by the other kinds.
     #[serde(default)]
     pub latency_ms: u64,
+    /// Match only calls whose body has these top-level members with these string values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub when: BTreeMap<String, String>,
 }
 
 impl Fault {
@@ -51,6 +69,7 @@ impl Fault {
             count: Some(count),
             fraction: None,
             latency_ms: 0,
+            when: BTreeMap::new(),
         }
     }
 
@@ -77,7 +96,18 @@ impl Fault {
             count: None,
             fraction: None,
             latency_ms,
+            when: BTreeMap::new(),
         }
+    }
+
+    /// Handle the next `count` calls of `operation`, then close their connections unanswered.
+    pub fn apply_then_drop(operation: impl Into<String>, count: u64) -> Self {
+        Self::new(operation, FaultKind::ApplyDrop, count)
+    }
+
+    /// Handle the next `count` calls of `operation`, then answer them with HTTP 500.
+    pub fn apply_then_500(operation: impl Into<String>, count: u64) -> Self {
+        Self::new(operation, FaultKind::Apply500, count)
     }
 
     /// Fire on a share of matching calls instead of (or, with a count, as well as) the next N.
@@ -92,6 +122,13 @@ impl Fault {
         self
     }
 
+    /// Match only calls whose JSON body has the top-level string `member` equal to `value`,
+    /// e.g. `.when("ProvisionedProductId", "pp-webprod000001")`. Several conditions must all hold.
+    pub fn when(mut self, member: impl Into<String>, value: impl Into<String>) -> Self {
+        self.when.insert(member.into(), value.into());
+        self
+    }
+
     /// Rejects rules that could never behave as the caller meant.
     pub(crate) fn check(&self) -> Result<(), String> {
         if self.operation.is_empty() {
@@ -102,11 +139,19 @@ impl Fault {
                 return Err(format!("fraction must be within 0.0..=1.0, got {f}"));
             }
         }
+        if self.when.keys().any(String::is_empty) {
+            return Err("when must name body members".to_owned());
+        }
         Ok(())
     }
 
-    fn matches(&self, operation: &str) -> bool {
-        self.operation == ANY_OPERATION || self.operation == operation
+    fn matches(&self, operation: &str, body: Option<&Value>) -> bool {
+        let operation_matches = self.operation == ANY_OPERATION || self.operation == operation;
+        operation_matches
+            && self
+                .when
+                .iter()
+                .all(|(member, value)| body.and_then(|b| b.get(member)).and_then(Value::as_str) == Some(value))
     }
 }
 
@@ -115,7 +160,9 @@ impl Fault {
 pub(crate) struct Verdict {
     /// Extra delay from latency faults, added up.
     pub latency_ms: u64,
-    /// The first throttle / error500 / drop fault that fired, if any.
+    /// How many latency rules fired.
+    pub latencies_fired: u64,
+    /// The first fault of another kind that fired, if any.
     pub failure: Option<FaultKind>,
 }
 
@@ -146,11 +193,12 @@ impl FaultSet {
         self.rules.clone()
     }
 
-    /// Decides the fate of one call and uses up counted rules that fired. Every latency rule
-    /// that fires adds up; only the first failure rule that fires is used up.
-    pub(crate) fn decide(&mut self, operation: &str) -> Verdict {
+    /// Decides the fate of one call (`body`: its JSON, when it parsed) and uses up counted rules
+    /// that fired. Every latency rule that fires adds up; only the first failure rule that fires
+    /// is used up.
+    pub(crate) fn decide(&mut self, operation: &str, body: Option<&Value>) -> Verdict {
         let mut verdict = Verdict::default();
-        for rule in self.rules.iter_mut().filter(|r| r.matches(operation)) {
+        for rule in self.rules.iter_mut().filter(|r| r.matches(operation, body)) {
             if rule.kind != FaultKind::Latency && verdict.failure.is_some() {
                 continue;
             }
@@ -166,7 +214,10 @@ impl FaultSet {
                 *n -= 1;
             }
             match rule.kind {
-                FaultKind::Latency => verdict.latency_ms += rule.latency_ms,
+                FaultKind::Latency => {
+                    verdict.latency_ms += rule.latency_ms;
+                    verdict.latencies_fired += 1;
+                }
                 kind => verdict.failure = Some(kind),
             }
         }
@@ -204,10 +255,10 @@ mod tests {
     fn counted_fault_fires_n_times_then_retires() {
         let mut faults = FaultSet::new(1);
         faults.push(Fault::throttle(EXECUTE, 2));
-        assert_eq!(faults.decide(EXECUTE).failure, Some(FaultKind::Throttle));
-        assert_eq!(faults.decide("DescribeRecord").failure, None);
-        assert_eq!(faults.decide(EXECUTE).failure, Some(FaultKind::Throttle));
-        assert_eq!(faults.decide(EXECUTE).failure, None);
+        assert_eq!(faults.decide(EXECUTE, None).failure, Some(FaultKind::Throttle));
+        assert_eq!(faults.decide("DescribeRecord", None).failure, None);
+        assert_eq!(faults.decide(EXECUTE, None).failure, Some(FaultKind::Throttle));
+        assert_eq!(faults.decide(EXECUTE, None).failure, None);
         assert!(faults.rules().is_empty());
     }
 
@@ -218,18 +269,20 @@ mod tests {
         faults.push(Fault::error500("*", 1));
         faults.push(Fault::drop_connection(EXECUTE, 1));
         faults.push(Fault::latency(EXECUTE, 7));
-        let first = faults.decide(EXECUTE);
+        let first = faults.decide(EXECUTE, None);
         assert_eq!(first.failure, Some(FaultKind::Error500));
         assert_eq!(first.latency_ms, 12);
-        assert_eq!(faults.decide(EXECUTE).failure, Some(FaultKind::Drop));
-        assert_eq!(faults.decide(EXECUTE).failure, None);
+        assert_eq!(faults.decide(EXECUTE, None).failure, Some(FaultKind::Drop));
+        assert_eq!(faults.decide(EXECUTE, None).failure, None);
     }
 
     #[test]
     fn fraction_fires_on_about_that_share_of_calls() {
         let mut faults = FaultSet::new(42);
         faults.push(Fault::throttle("*", 0).always().with_fraction(0.25));
-        let fired = (0..4000).filter(|_| faults.decide(EXECUTE).failure.is_some()).count();
+        let fired = (0..4000)
+            .filter(|_| faults.decide(EXECUTE, None).failure.is_some())
+            .count();
         assert!((800..1200).contains(&fired), "fired {fired} of 4000");
     }
 
@@ -242,5 +295,50 @@ mod tests {
             serde_json::from_str(r#"{"operation":"DescribeRecord","kind":"error500","count":3}"#).expect("valid fault");
         assert_eq!(err500, Fault::error500("DescribeRecord", 3));
         assert!(Fault::throttle("*", 1).with_fraction(1.5).check().is_err());
+        let apply: Fault = serde_json::from_str(
+            r#"{"operation":"*","kind":"applyDrop","count":1,"when":{"ProvisionedProductId":"pp-1"}}"#,
+        )
+        .expect("valid fault");
+        assert_eq!(
+            apply,
+            Fault::apply_then_drop("*", 1).when("ProvisionedProductId", "pp-1")
+        );
+        let apply500 = serde_json::to_value(Fault::apply_then_500(EXECUTE, 2)).expect("serializes");
+        assert_eq!(apply500["kind"], "apply500");
+        assert!(apply500.get("when").is_none());
+    }
+
+    #[test]
+    fn when_matches_only_calls_whose_body_has_that_member_value() {
+        let mut faults = FaultSet::new(1);
+        faults.push(Fault::error500(EXECUTE, 1).when("ProvisionedProductId", "pp-b"));
+        let body = |pp: &str| serde_json::json!({"ProvisionedProductId": pp, "ServiceActionId": "act-1"});
+        assert_eq!(faults.decide(EXECUTE, Some(&body("pp-a"))).failure, None);
+        assert_eq!(
+            faults.decide(EXECUTE, None).failure,
+            None,
+            "an unparsed body never matches"
+        );
+        assert_eq!(
+            faults
+                .decide(EXECUTE, Some(&serde_json::json!({"ProvisionedProductId": 5})))
+                .failure,
+            None
+        );
+        assert_eq!(
+            faults.decide(EXECUTE, Some(&body("pp-b"))).failure,
+            Some(FaultKind::Error500)
+        );
+        assert!(faults.rules().is_empty(), "used up by the matching call only");
+    }
+
+    #[test]
+    fn latency_rules_that_fire_are_counted() {
+        let mut faults = FaultSet::new(1);
+        faults.push(Fault::latency("*", 5));
+        faults.push(Fault::latency(EXECUTE, 7));
+        let verdict = faults.decide(EXECUTE, None);
+        assert_eq!((verdict.latency_ms, verdict.latencies_fired), (12, 2));
+        assert_eq!(faults.decide("DescribeRecord", None).latencies_fired, 1);
     }
 }

@@ -1,7 +1,7 @@
 //! HTTP: the AWS JSON 1.1 endpoint on `POST /` and the control API under `/_emulator/`.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,31 +14,15 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::api::Api;
+use crate::control;
 use crate::error::ApiError;
-use crate::faults::{Fault, FaultKind};
-use crate::state::{State, OPERATIONS};
+use crate::shared::Shared;
+use crate::traffic::Fate;
 
-/// The `X-Amz-Target` prefix of Service Catalog operations.
-const TARGET_PREFIX: &str = "AWS242ServiceCatalogService.";
 const AMZ_JSON: &str = "application/x-amz-json-1.1";
 /// Larger request bodies are refused; real ones are a few KiB at most.
 const MAX_BODY: usize = 1 << 20;
-
-/// State shared by the accept loop, every connection and every handle.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) state: Mutex<State>,
-    pub(crate) latency_ms: u64,
-    pub(crate) verbose: bool,
-}
-
-impl Shared {
-    /// A panic while holding the lock cannot leave the state half-updated in a way that
-    /// matters to a test double, so a poisoned lock is simply taken over.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
 
 /// Returned by the service to make hyper close the connection without a response.
 #[derive(Debug)]
@@ -52,7 +36,7 @@ impl std::fmt::Display for DroppedByFault {
 
 impl std::error::Error for DroppedByFault {}
 
-type HttpResponse = Response<Full<Bytes>>;
+pub(crate) type HttpResponse = Response<Full<Bytes>>;
 
 /// Accepts connections until `shutdown` changes or its sender is dropped; open connections
 /// are then shut down gracefully (in-flight requests finish).
@@ -95,11 +79,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<HttpRespo
     if let Some(control_path) = path.strip_prefix("/_emulator/") {
         let method = req.method().clone();
         let control_path = control_path.to_owned();
+        let query = req.uri().query().unwrap_or_default().to_owned();
         let body = match read_body(req).await {
             Ok(body) => body,
             Err(resp) => return Ok(resp),
         };
-        return Ok(control(&shared, &method, &control_path, &body));
+        return Ok(control::route(&shared, &method, &control_path, &query, &body));
     }
     if path != "/" {
         return Ok(json_response(
@@ -130,64 +115,93 @@ async fn aws_call(shared: &Shared, req: Request<Incoming>) -> Result<HttpRespons
         Ok(body) => body,
         Err(resp) => return Ok(resp),
     };
-    let operation = match target.as_deref().and_then(|t| t.strip_prefix(TARGET_PREFIX)) {
-        Some(op) if is_post && !op.is_empty() => op.to_owned(),
-        _ => {
-            let err = ApiError::unknown_operation(match target {
-                Some(t) => format!("Unknown operation target {t}"),
-                None => "Missing X-Amz-Target header; expected POST / with AWS242ServiceCatalogService.<Operation>"
-                    .to_owned(),
-            });
-            return Ok(error_response(&err));
-        }
+    let (api, operation) = match target.as_deref().and_then(Api::from_target) {
+        Some((api, op)) if is_post => (api, op.to_owned()),
+        _ => return Ok(error_response(&unknown_target(target.as_deref()))),
     };
-
-    let verdict = {
-        let mut state = shared.lock();
-        state.count_call(&operation);
-        state.faults.decide(&operation)
-    };
-    let delay = shared.latency_ms + verdict.latency_ms;
+    let parsed = parse_body(&body);
+    let admission = shared.traffic().admit(&operation, parsed.as_ref().ok());
+    let delay = shared.latency_ms + admission.latency_ms;
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let result = match verdict.failure {
-        Some(FaultKind::Drop) => {
-            log(shared, &operation, "dropped");
-            return Err(DroppedByFault);
-        }
-        Some(FaultKind::Throttle) => Err(ApiError::throttling()),
-        Some(FaultKind::Error500) => Err(ApiError::internal("Injected internal failure")),
-        Some(FaultKind::Latency) | None => dispatch(shared, &operation, &body),
-    };
-    let response = match result {
-        Ok(value) => {
-            log(shared, &operation, "200");
-            json_response(StatusCode::OK, &value)
-        }
-        Err(err) => {
-            log(shared, &operation, err.code);
-            error_response(&err)
-        }
-    };
-    Ok(response)
+    let result = meet_fate(shared, api, &operation, parsed, admission.fate)?;
+    log(shared, &operation, outcome(&result));
+    Ok(match result {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(err) => error_response(&err),
+    })
 }
 
-fn dispatch(shared: &Shared, operation: &str, body: &[u8]) -> Result<Value, ApiError> {
-    if !OPERATIONS.contains(&operation) {
+/// The answer the call gets, or `DroppedByFault` when it gets none.
+fn meet_fate(
+    shared: &Shared,
+    api: Api,
+    operation: &str,
+    parsed: Result<Value, ApiError>,
+    fate: Fate,
+) -> Result<Result<Value, ApiError>, DroppedByFault> {
+    match fate {
+        Fate::Serve => Ok(dispatch(shared, api, operation, parsed)),
+        Fate::Throttle => Ok(Err(api.throttling())),
+        Fate::Fail500 => Ok(Err(api.internal("Injected internal failure"))),
+        Fate::Drop => {
+            log(shared, operation, "dropped");
+            Err(DroppedByFault)
+        }
+        Fate::ApplyThenDrop => {
+            let applied = dispatch(shared, api, operation, parsed);
+            log(
+                shared,
+                operation,
+                &format!("{} applied, then dropped", outcome(&applied)),
+            );
+            Err(DroppedByFault)
+        }
+        Fate::ApplyThen500 => {
+            let applied = dispatch(shared, api, operation, parsed);
+            log(shared, operation, &format!("{} applied, then 500", outcome(&applied)));
+            Ok(Err(api.internal("Injected internal failure after the call took effect")))
+        }
+    }
+}
+
+fn unknown_target(target: Option<&str>) -> ApiError {
+    ApiError::unknown_operation(match target {
+        Some(t) => format!("Unknown operation target {t}"),
+        None => "Missing X-Amz-Target header; expected POST / with AWS242ServiceCatalogService.<Operation> \
+                 or ResourceGroupsTaggingAPI_20170126.<Operation>"
+            .to_owned(),
+    })
+}
+
+/// The body as JSON: empty means `{}`; anything but an object is a `SerializationException`.
+fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::serialization(format!("Malformed JSON body: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::serialization("Request body must be a JSON object"));
+    }
+    Ok(value)
+}
+
+fn dispatch(shared: &Shared, api: Api, operation: &str, body: Result<Value, ApiError>) -> Result<Value, ApiError> {
+    if !api.implements(operation) {
         return Err(ApiError::unknown_operation(format!(
             "Operation {operation} is not supported by this emulator"
         )));
     }
-    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::serialization(format!("Malformed JSON body: {e}")))?
-    };
-    if !value.is_object() {
-        return Err(ApiError::serialization("Request body must be a JSON object"));
+    shared.state().call(operation, body?)
+}
+
+fn outcome(result: &Result<Value, ApiError>) -> &'static str {
+    match result {
+        Ok(_) => "200",
+        Err(err) => err.code,
     }
-    shared.lock().call(operation, value)
 }
 
 fn log(shared: &Shared, operation: &str, outcome: &str) {
@@ -196,7 +210,7 @@ fn log(shared: &Shared, operation: &str, outcome: &str) {
     }
 }
 
-fn json_response(status: StatusCode, value: &Value) -> HttpResponse {
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> HttpResponse {
     let mut resp = Response::new(Full::new(Bytes::from(value.to_string())));
     *resp.status_mut() = status;
     resp.headers_mut()
@@ -210,81 +224,6 @@ fn error_response(err: &ApiError) -> HttpResponse {
     resp.headers_mut()
         .insert("x-amzn-errortype", HeaderValue::from_static(err.code));
     resp
-}
-
-fn control_error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
-    json_response(status, &json!({ "error": message.into() }))
-}
-
-fn control_ok() -> HttpResponse {
-    json_response(StatusCode::OK, &json!({ "ok": true }))
-}
-
-/// The control API; see the crate docs for the routes.
-fn control(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> HttpResponse {
-    let path = path.trim_end_matches('/');
-    match (method, path) {
-        (&Method::GET, "health") => control_ok(),
-        (&Method::GET, "counters") => match serde_json::to_value(&shared.lock().counters) {
-            Ok(v) => json_response(StatusCode::OK, &v),
-            Err(e) => control_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        },
-        (&Method::GET, "faults") => match serde_json::to_value(shared.lock().faults.rules()) {
-            Ok(v) => json_response(StatusCode::OK, &json!({ "faults": v })),
-            Err(e) => control_error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        },
-        (&Method::POST, "faults") => {
-            let fault: Fault = match serde_json::from_slice(body) {
-                Ok(f) => f,
-                Err(e) => return control_error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
-            };
-            if let Err(e) = fault.check() {
-                return control_error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}"));
-            }
-            shared.lock().faults.push(fault);
-            control_ok()
-        }
-        (&Method::DELETE, "faults") => {
-            shared.lock().faults.clear();
-            control_ok()
-        }
-        (&Method::POST, "reset") => {
-            shared.lock().reset();
-            control_ok()
-        }
-        (&Method::POST, _) => match path
-            .strip_prefix("provisioned-products/")
-            .and_then(|rest| rest.strip_suffix("/status"))
-        {
-            Some(pp_id) => set_status(shared, pp_id, body),
-            None => control_error(
-                StatusCode::NOT_FOUND,
-                format!("no control route POST /_emulator/{path}"),
-            ),
-        },
-        _ => control_error(
-            StatusCode::NOT_FOUND,
-            format!("no control route {method} /_emulator/{path}"),
-        ),
-    }
-}
-
-fn set_status(shared: &Shared, pp_id: &str, body: &[u8]) -> HttpResponse {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct StatusBody {
-        status: String,
-        status_message: Option<String>,
-    }
-    let parsed: StatusBody = match serde_json::from_slice(body) {
-        Ok(b) => b,
-        Err(e) => return control_error(StatusCode::BAD_REQUEST, format!("expected {{\"Status\": …}}: {e}")),
-    };
-    if shared.lock().set_status(pp_id, &parsed.status, parsed.status_message) {
-        control_ok()
-    } else {
-        control_error(StatusCode::NOT_FOUND, format!("no provisioned product {pp_id}"))
-    }
 }
 
 /// Binds `addr` and returns the listener with the address actually bound (port 0 resolved).

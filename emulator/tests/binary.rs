@@ -65,6 +65,42 @@ async fn binary_announces_its_port_serves_and_exits_cleanly_on_sigterm() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[cfg(unix)]
+#[tokio::test]
+async fn binary_generates_a_fleet_and_applies_rate_limits_from_its_flags() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sc-emulator"))
+        .args(["--port", "0", "--quiet", "--fleet", "5", "--fleet-tag", "bench=run-1"])
+        .args(["--rate-limit", "DescribeRecord=1.5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn sc-emulator");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    tokio::time::timeout(Duration::from_secs(10), BufReader::new(stdout).read_line(&mut line))
+        .await
+        .expect("announced in time")
+        .expect("read stdout");
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .and_then(|a| a.parse().ok())
+        .expect("announce line with an address");
+
+    let found = aws(
+        addr,
+        "SearchProvisionedProducts",
+        r#"{"Filters":{"SearchQuery":["id:pp-bench00000005"]}}"#,
+    )
+    .await;
+    let attr = &found.json()["ProvisionedProducts"][0];
+    assert_eq!(attr["Tags"], serde_json::json!([{"Key": "bench", "Value": "run-1"}]));
+    let limits = raw(addr, "GET", "/_emulator/rate-limits", &[], "").await.json();
+    assert_eq!(limits["rateLimits"]["DescribeRecord"], 1.5);
+    child.kill().await.expect("kill");
+}
+
 #[tokio::test]
 async fn binary_rejects_a_missing_seed_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_sc-emulator"))

@@ -219,3 +219,89 @@ async fn dropping_the_last_handle_stops_the_server() {
     clone.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "listener closed");
 }
+
+#[tokio::test]
+async fn rate_limits_are_set_listed_and_cleared_over_http() {
+    let emu = emulator().await;
+    let post = |body: &'static str| raw(emu.addr(), "POST", "/_emulator/rate-limits", &[], body);
+
+    // GIVEN Execute limited to 2 calls/s
+    assert_eq!(
+        post(r#"{"operation":"ExecuteProvisionedProductServiceAction","perSecond":2}"#)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(post(r#"{"operation":"*","perSecond":0}"#).await.status, 400);
+    assert_eq!(post(r#"{"operation":"*"}"#).await.status, 400);
+    let listed = raw(emu.addr(), "GET", "/_emulator/rate-limits", &[], "").await.json();
+    assert_eq!(listed["rateLimits"], json!({ EXECUTE: 2.0 }));
+
+    // WHEN three calls arrive at once
+    let statuses: Vec<_> = [
+        aws(emu.addr(), EXECUTE, &execute_body("rl-1")).await,
+        aws(emu.addr(), EXECUTE, &execute_body("rl-2")).await,
+        aws(emu.addr(), EXECUTE, &execute_body("rl-3")).await,
+    ]
+    .into_iter()
+    .map(|r| (r.status, r.header("x-amzn-errortype").map(str::to_owned)))
+    .collect();
+
+    // THEN the third is throttled, counted as rate limited, and all three are timed
+    assert_eq!(statuses[2], (400, Some("ThrottlingException".to_owned())));
+    let counters = raw(emu.addr(), "GET", "/_emulator/counters", &[], "").await.json();
+    assert_eq!(counters["faultsFired"]["rateLimited"], 1);
+    assert_eq!(counters["calls"][EXECUTE], 3);
+    let path = format!("/_emulator/call-times?operation={EXECUTE}");
+    let times = raw(emu.addr(), "GET", &path, &[], "").await.json();
+    assert_eq!(times["operation"], EXECUTE);
+    assert_eq!(times["times"].as_array().map(Vec::len), Some(3));
+    let all = raw(emu.addr(), "GET", "/_emulator/call-times", &[], "").await.json();
+    assert_eq!(all["callTimes"][EXECUTE], times["times"]);
+
+    // AND DELETE lifts the limit
+    let deleted = raw(
+        emu.addr(),
+        "DELETE",
+        &format!("/_emulator/rate-limits?operation={EXECUTE}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(deleted.status, 200);
+    assert_eq!(aws(emu.addr(), EXECUTE, &execute_body("rl-4")).await.status, 200);
+    post(r#"{"operation":"*","perSecond":1}"#).await;
+    assert_eq!(
+        raw(emu.addr(), "DELETE", "/_emulator/rate-limits", &[], "")
+            .await
+            .status,
+        200
+    );
+    assert!(emu.rate_limits().is_empty());
+}
+
+#[tokio::test]
+async fn apply_faults_and_when_filters_are_accepted_over_http() {
+    let emu = emulator().await;
+    let fault = json!({"operation": EXECUTE, "kind": "apply500", "count": 1, "when": {"ExecuteToken": "w-2"}});
+    let posted = raw(emu.addr(), "POST", "/_emulator/faults", &[], &fault.to_string()).await;
+    assert_eq!(posted.status, 200, "{posted:?}");
+    let listed = raw(emu.addr(), "GET", "/_emulator/faults", &[], "").await.json();
+    assert_eq!(listed["faults"][0]["when"], json!({"ExecuteToken": "w-2"}));
+
+    assert_eq!(aws(emu.addr(), EXECUTE, &execute_body("w-1")).await.status, 200);
+    let failed = aws(emu.addr(), EXECUTE, &execute_body("w-2")).await;
+    assert_eq!(
+        (failed.status, failed.json()["__type"].clone()),
+        (500, json!("InternalFailure"))
+    );
+    assert_eq!(emu.executions_for("w-2"), 1, "applied before the 500");
+
+    let drop = json!({"operation": "*", "kind": "applyDrop", "count": 1});
+    raw(emu.addr(), "POST", "/_emulator/faults", &[], &drop.to_string()).await;
+    assert_eq!(aws(emu.addr(), EXECUTE, &execute_body("w-3")).await.status, 0);
+    assert_eq!(emu.executions_for("w-3"), 1);
+    let counters = raw(emu.addr(), "GET", "/_emulator/counters", &[], "").await.json();
+    assert_eq!(counters["faultsFired"]["apply500"], 1);
+    assert_eq!(counters["faultsFired"]["applyDrop"], 1);
+}

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub const PP: &str = "pp-webprod000001";
+pub const PP_STAGING: &str = "pp-webstag000001";
 pub const PP_BUSY: &str = "pp-migrating0001";
 pub const PRODUCT: &str = "prod-webapp0000001";
 pub const ARTIFACT: &str = "pa-webapp0000001";
@@ -38,6 +39,26 @@ pub async fn client(endpoint: &str, attempts: u32) -> aws_sdk_servicecatalog::Cl
         .load()
         .await;
     aws_sdk_servicecatalog::Client::new(&shared)
+}
+
+/// A Resource Groups Tagging API client aimed at the same emulator, configured like [`client`].
+pub async fn tagging_client(endpoint: &str, attempts: u32) -> aws_sdk_resourcegroupstagging::Client {
+    let retry = if attempts <= 1 {
+        RetryConfig::disabled()
+    } else {
+        RetryConfig::standard()
+            .with_max_attempts(attempts)
+            .with_initial_backoff(Duration::from_millis(5))
+            .with_max_backoff(Duration::from_millis(20))
+    };
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(endpoint)
+        .retry_config(retry)
+        .load()
+        .await;
+    aws_sdk_resourcegroupstagging::Client::new(&shared)
 }
 
 /// A response read off the wire: status, lower-cased headers, body.

@@ -1,12 +1,17 @@
 //! The seed file: the catalog (products, artifacts, actions, associations) and the
 //! provisioned products that the emulator starts with, and returns to on reset.
 
+mod check;
+mod fleet;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use fleet::{FLEET_ARTIFACT_ID, FLEET_PRODUCT_ID, PATCH_OS_ACTION_ID};
+
 /// The seed shipped with the crate (`emulator/seed.json`); its ids are relied on by other tests.
-const DEFAULT_SEED: &str = include_str!("../seed.json");
+const DEFAULT_SEED: &str = include_str!("../../seed.json");
 
 /// Everything the emulator knows at start-up. Top-level keys are camelCase; the entries
 /// keep the Service Catalog API's PascalCase member names so they read like API output.
@@ -28,6 +33,9 @@ pub struct Seed {
     /// Provisioned products that actions run against.
     #[serde(default)]
     pub provisioned_products: Vec<ProvisionedProduct>,
+    /// Tagged resources that the Resource Groups Tagging API's `GetResources` returns.
+    #[serde(default)]
+    pub resources: Vec<TaggedResource>,
 }
 
 /// A product.
@@ -70,6 +78,48 @@ pub struct ServiceAction {
     /// description in `RecordErrors`, so callers can exercise the failure path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
+    /// Emulator extension: the `Code` of that record error (default `ActionFailed`); needs
+    /// `FailureMessage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_code: Option<String>,
+    /// Emulator extension: `RecordOutputs` that `DescribeRecord` returns once a record of this
+    /// action has `SUCCEEDED`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<RecordOutput>,
+    /// Emulator extension: records of this action stay `IN_PROGRESS` forever (an automation
+    /// that never returns), so callers can exercise their time-outs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_finishes: bool,
+    /// What `DescribeServiceActionExecutionParameters` returns for this action.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<ActionParameter>,
+}
+
+/// One `RecordOutputs` entry, with the API's member names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RecordOutput {
+    /// The output's name.
+    pub output_key: String,
+    /// Its value.
+    pub output_value: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// An execution parameter an action defines (`ExecutionParameter` in the API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ActionParameter {
+    /// The parameter's name, 1–50 characters, e.g. `InstanceId`.
+    pub name: String,
+    /// `TARGET` (filled from the provisioned product) or `TEXT_VALUE`.
+    #[serde(rename = "Type")]
+    pub parameter_type: String,
+    /// Defaults, `[]` when none.
+    #[serde(default)]
+    pub default_values: Vec<String>,
 }
 
 fn default_definition_type() -> String {
@@ -100,15 +150,52 @@ pub struct ProvisionedProduct {
     pub product_id: String,
     /// The artifact it runs; decides which actions are allowed.
     pub provisioning_artifact_id: String,
-    /// `AVAILABLE`, `UNDER_CHANGE`, `TAINTED`, `ERROR` or `PLAN_IN_PROGRESS`.
+    /// `AVAILABLE`, `UNDER_CHANGE`, `TAINTED`, `ERROR` or `PLAN_IN_PROGRESS`. Actions are
+    /// refused in `UNDER_CHANGE` and `PLAN_IN_PROGRESS`.
     #[serde(default = "default_status")]
     pub status: String,
-    /// `CFN_STACK` or `CFN_STACKSET`.
+    /// `CFN_STACK`, `CFN_STACKSET`, `TERRAFORM_OPEN_SOURCE`, `TERRAFORM_CLOUD` or `EXTERNAL`
+    /// (the emulator does not tie it to the product).
     #[serde(default = "default_type", rename = "Type")]
     pub product_type: String,
     /// Optional launch path id; one is made up when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_id: Option<String>,
+    /// Tags, as `SearchProvisionedProducts` returns them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+/// A tag, with the API's member names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    /// 1–128 characters.
+    pub key: String,
+    /// 0–256 characters.
+    pub value: String,
+}
+
+/// A resource and its tags, as `GetResources` returns it (`ResourceTagMapping`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaggedResource {
+    /// Any ARN, 1–1011 characters; resources of other accounts and regions are allowed.
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: String,
+    /// Its tags, `aws:` ones included (Service Catalog tags what it provisions with
+    /// `aws:servicecatalog:provisionedProductArn`).
+    #[serde(rename = "Tags", default)]
+    pub tags: Vec<Tag>,
+}
+
+impl Tag {
+    /// A tag from a key and a value.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Tag {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
 }
 
 fn default_status() -> String {
@@ -187,60 +274,6 @@ impl Seed {
             .map(|a| a.service_action_ids.as_slice())
             .unwrap_or(&[])
     }
-
-    /// Catches dangling references early, so a typo in a seed fails at start-up and not
-    /// as a confusing `ResourceNotFoundException` mid-test.
-    fn check(&self) -> Result<(), SeedError> {
-        let has_product = |id: &str| self.products.iter().any(|p| p.id == id);
-        let has_artifact = |product: &str, id: &str| {
-            self.provisioning_artifacts
-                .iter()
-                .any(|pa| pa.id == id && pa.product_id == product)
-        };
-        for pa in &self.provisioning_artifacts {
-            if !has_product(&pa.product_id) {
-                return Err(SeedError::Invalid(format!(
-                    "provisioning artifact {} names unknown product {}",
-                    pa.id, pa.product_id
-                )));
-            }
-        }
-        for assoc in &self.associations {
-            if !has_artifact(&assoc.product_id, &assoc.provisioning_artifact_id) {
-                return Err(SeedError::Invalid(format!(
-                    "association names unknown artifact {} of product {}",
-                    assoc.provisioning_artifact_id, assoc.product_id
-                )));
-            }
-            if let Some(missing) = assoc
-                .service_action_ids
-                .iter()
-                .find(|id| self.service_action(id).is_none())
-            {
-                return Err(SeedError::Invalid(format!(
-                    "association names unknown service action {missing}"
-                )));
-            }
-        }
-        for (i, pp) in self.provisioned_products.iter().enumerate() {
-            if !has_artifact(&pp.product_id, &pp.provisioning_artifact_id) {
-                return Err(SeedError::Invalid(format!(
-                    "provisioned product {} names unknown artifact {} of product {}",
-                    pp.id, pp.provisioning_artifact_id, pp.product_id
-                )));
-            }
-            if self.provisioned_products[..i]
-                .iter()
-                .any(|other| other.id == pp.id || other.name == pp.name)
-            {
-                return Err(SeedError::Invalid(format!(
-                    "provisioned product {} is not unique",
-                    pp.id
-                )));
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -260,6 +293,40 @@ mod tests {
         assert_eq!(actions.len(), 25);
         assert!(actions.iter().any(|a| a == "act-restart00001"));
         assert!(!actions.iter().any(|a| a == "act-orphan000001"));
+    }
+
+    #[test]
+    fn embedded_seed_has_an_action_for_each_way_a_record_ends() {
+        let seed = Seed::default_seed();
+        let action = |id: &str| seed.service_action(id).expect("seeded action");
+        assert_eq!(
+            action("act-norole000001").failure_code.as_deref(),
+            Some("AccessDeniedException")
+        );
+        assert_eq!(action("act-health000001").outputs.len(), 3);
+        assert!(action("act-drain0000001").never_finishes);
+        let v2 = seed.associated_actions("prod-webapp0000001", "pa-webapp0000002");
+        assert_eq!(v2.len(), 5);
+        assert_eq!(
+            seed.provisioned_product("pp-webcanary0001")
+                .map(|pp| pp.provisioning_artifact_id.as_str()),
+            Some("pa-webapp0000002")
+        );
+    }
+
+    #[test]
+    fn contradictory_action_endings_are_rejected() {
+        let seed = |action: &str| format!(r#"{{"serviceActions":[{{"Id":"act-1","Name":"A",{action}}}]}}"#);
+        for action in [
+            r#""FailureCode":"X""#,
+            r#""FailureMessage":"m","NeverFinishes":true"#,
+            r#""FailureMessage":"m","Outputs":[{"OutputKey":"k","OutputValue":"v"}]"#,
+            r#""Parameters":[{"Name":"P","Type":"TEXT_VALUE"},{"Name":"P","Type":"TARGET"}]"#,
+        ] {
+            let err = Seed::from_json(&seed(action)).expect_err(action);
+            assert!(err.to_string().contains("act-1"), "{err}");
+        }
+        assert!(Seed::from_json(&seed(r#""FailureMessage":"m","FailureCode":"X""#)).is_ok());
     }
 
     #[test]

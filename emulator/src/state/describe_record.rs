@@ -1,0 +1,46 @@
+//! `DescribeRecord`: a record's current status, and its `RecordOutputs` once it has succeeded.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::paging::{next_page_token, page_of, page_size, page_start};
+use super::{now_epoch, State};
+use crate::error::{self, ApiError};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DescribeRecordInput {
+    id: Option<String>,
+    page_size: Option<i64>,
+    page_token: Option<String>,
+    accept_language: Option<String>,
+}
+
+impl State {
+    /// `PageSize` and `PageToken` page through `RecordOutputs` (20 by default), with a
+    /// `NextPageToken` when more are left.
+    pub(super) fn describe_record(&self, input: DescribeRecordInput) -> Result<Value, ApiError> {
+        let id = error::required("Id", input.id.as_deref())?;
+        error::id("Id", id)?;
+        error::accept_language(input.accept_language.as_deref())?;
+        let size = page_size(input.page_size)?;
+        if let Some(token) = input.page_token.as_deref() {
+            error::length("PageToken", token, 0, 2024, false)?;
+        }
+        let start = page_start(input.page_token.as_deref())?;
+        let record = self
+            .records
+            .get(id)
+            .ok_or_else(|| ApiError::not_found(format!("Record {id} not found")))?;
+        let now = now_epoch();
+        let outputs = record.outputs_at(now, self.progress_ms);
+        let mut out = json!({
+            "RecordDetail": record.to_json(now, self.progress_ms),
+            "RecordOutputs": page_of(outputs, start, size),
+        });
+        if let (Some(token), Some(obj)) = (next_page_token(start, size, outputs.len()), out.as_object_mut()) {
+            obj.insert("NextPageToken".to_owned(), json!(token));
+        }
+        Ok(out)
+    }
+}
