@@ -15,11 +15,14 @@ use support::{
     config_with, event, handler_with, message_ids, sqs_record, FakeCatalog, FakeQueue, RecordState, TestHandler,
 };
 
+/// The metrics lines a handler wrote.
+type Lines = Arc<Mutex<Vec<String>>>;
+
 /// A handler whose metrics lines are kept, with the given settings.
 fn counting_handler(
     vars: &[(&str, &str)],
     catalog: FakeCatalog,
-) -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>, Arc<Mutex<Vec<String>>>) {
+) -> (TestHandler, Arc<FakeCatalog>, Arc<FakeQueue>, Lines) {
     let mut vars = vars.to_vec();
     vars.push(("AWS_LAMBDA_FUNCTION_NAME", "sc-action-runner-prod"));
     let (handler, catalog, queue) = handler_with(config_with(&vars), catalog, FakeQueue::default());
