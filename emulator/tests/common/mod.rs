@@ -2,6 +2,8 @@
 //! bare HTTP/1.1 client for the control API and raw wire checks.
 
 #![allow(dead_code)] // each test binary uses a different subset
+// Test support: `pub` for the test files that include it.
+#![allow(unreachable_pub)]
 
 use std::time::Duration;
 
