@@ -39,6 +39,9 @@ pub struct Config {
     pub sdk_attempt_timeout: Duration,
     /// Completion tracking, when `TRACKING_QUEUE_URL` is set.
     pub tracking: Option<Tracking>,
+    /// Where a fleet run sends its child requests (`REQUESTS_QUEUE_URL`); fleet runs are refused
+    /// without it.
+    pub requests_queue_url: Option<String>,
     /// CloudWatch namespace of the metrics (`METRICS_NAMESPACE`); `None` when they are off.
     pub metrics_namespace: Option<String>,
     /// The metrics' `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda; `local`
@@ -133,6 +136,10 @@ impl Config {
         };
 
         let tracking = tracking(&non_empty)?;
+        let requests_queue_url = non_empty("REQUESTS_QUEUE_URL");
+        if let Some(url) = &requests_queue_url {
+            check_queue_url("REQUESTS_QUEUE_URL", url)?;
+        }
         let metrics_namespace =
             crate::metrics::namespace_setting(lookup("METRICS_NAMESPACE").as_deref()).map_err(|reason| {
                 ConfigError::Invalid {
@@ -153,6 +160,7 @@ impl Config {
             deadline_margin,
             sdk_attempt_timeout,
             tracking,
+            requests_queue_url,
             metrics_namespace,
             function_name: crate::metrics::function_name_dimension(lookup("AWS_LAMBDA_FUNCTION_NAME").as_deref()),
         })
@@ -291,6 +299,7 @@ mod tests {
         assert_eq!(c.sdk_attempt_timeout, Duration::from_secs(10));
         assert!(!is_fifo_queue(&c.results_queue_url));
         assert_eq!(c.tracking, None);
+        assert_eq!(c.requests_queue_url, None);
         assert_eq!(c.metrics_namespace.as_deref(), Some("ScActionRunner"));
     }
 
@@ -424,6 +433,7 @@ mod tests {
             ("SDK_ATTEMPT_TIMEOUT_MS", "1s"),
             ("RESULTS_QUEUE_URL", "results"),
             ("TRACKING_QUEUE_URL", "requests"),
+            ("REQUESTS_QUEUE_URL", "sqs://requests"),
             ("METRICS_NAMESPACE", "AWS/Lambda"),
         ] {
             let vars = if name == "RESULTS_QUEUE_URL" {

@@ -135,6 +135,7 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalError",
     "InternalServerError",
     "InternalServiceError",
+    "InternalServiceException",
     "ServiceUnavailable",
     "ServiceUnavailableException",
     "RequestTimeout",
@@ -187,6 +188,18 @@ pub enum RecordError {
     /// A tracking message names a record that is not the execution it claims to track.
     #[error("{message}")]
     RecordMismatch { message: String },
+    /// `resourceArn` names no resource that Service Catalog provisioned.
+    #[error("{message}")]
+    NotAServiceCatalogResource { message: String },
+    /// `resourceArn` belongs to a provisioned product of another account or region.
+    #[error("{message}")]
+    OtherAccountOrRegion { message: String },
+    /// A fleet request, where this function cannot take one (no `REQUESTS_QUEUE_URL`).
+    #[error("{message}")]
+    FleetRunsNotConfigured { message: String },
+    /// A fleet selection that matches more targets than its `maxTargets`.
+    #[error("{message}")]
+    TooManyTargets { message: String },
     /// An AWS call failed.
     #[error(transparent)]
     Call(#[from] CallError),
@@ -198,7 +211,11 @@ impl RecordError {
             RecordError::InvalidRequest(_)
             | RecordError::NotAllowed { .. }
             | RecordError::ServiceActionNotFound { .. }
-            | RecordError::RecordMismatch { .. } => Disposition::Reject,
+            | RecordError::RecordMismatch { .. }
+            | RecordError::NotAServiceCatalogResource { .. }
+            | RecordError::OtherAccountOrRegion { .. }
+            | RecordError::FleetRunsNotConfigured { .. }
+            | RecordError::TooManyTargets { .. } => Disposition::Reject,
             RecordError::Call(e) => e.disposition(),
         }
     }
@@ -210,6 +227,12 @@ impl RecordError {
             RecordError::NotAllowed { message, .. } => ("NotAllowed".to_owned(), message.clone()),
             RecordError::ServiceActionNotFound { message } => ("ResourceNotFoundException".to_owned(), message.clone()),
             RecordError::RecordMismatch { message } => ("RecordMismatch".to_owned(), message.clone()),
+            RecordError::NotAServiceCatalogResource { message } => {
+                ("NotAServiceCatalogResource".to_owned(), message.clone())
+            }
+            RecordError::OtherAccountOrRegion { message } => ("OtherAccountOrRegion".to_owned(), message.clone()),
+            RecordError::FleetRunsNotConfigured { message } => ("FleetRunsNotConfigured".to_owned(), message.clone()),
+            RecordError::TooManyTargets { message } => ("TooManyTargets".to_owned(), message.clone()),
             RecordError::Call(e) => (e.code().to_owned(), format!("{}: {}", e.operation, e.message)),
         };
         ResultError { code, message }
@@ -241,6 +264,10 @@ mod tests {
             ("TooManyRequestsException", Some(429), Disposition::Retry),
             ("ExpiredTokenException", Some(400), Disposition::Retry),
             ("InternalFailure", Some(500), Disposition::Retry),
+            // The Resource Groups Tagging API's own names.
+            ("ThrottledException", Some(400), Disposition::Retry),
+            ("InternalServiceException", Some(400), Disposition::Retry),
+            ("InvalidParameterException", Some(400), Disposition::Reject),
             ("ServiceUnavailable", Some(503), Disposition::Retry),
             ("SomethingNew", Some(502), Disposition::Retry),
             ("SomethingNew", Some(429), Disposition::Retry),

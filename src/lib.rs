@@ -9,12 +9,14 @@ pub mod config;
 pub mod deadline;
 pub mod error;
 pub mod event;
+pub mod fleet;
 pub mod handler;
 pub mod logging;
 pub mod metrics;
 pub mod outcome;
 pub mod ports;
 pub mod request;
+pub mod resource;
 pub mod token;
 pub mod tracking;
 

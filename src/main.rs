@@ -20,7 +20,8 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
 
     // Region, credentials and endpoints (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SERVICE_CATALOG,
-    // AWS_ENDPOINT_URL_SQS) come from the standard environment, so local emulators need no code.
+    // AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API) come from the standard
+    // environment, so local emulators need no code.
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(config.sdk_attempt_timeout)
@@ -29,7 +30,8 @@ async fn main() -> Result<(), Error> {
         .timeout_config(timeouts)
         .load()
         .await;
-    let executor = ServiceCatalogExecutor::new(aws_sdk_servicecatalog::Client::new(&sdk));
+    let executor = ServiceCatalogExecutor::new(aws_sdk_servicecatalog::Client::new(&sdk))
+        .with_tagging(aws_sdk_resourcegroupstagging::Client::new(&sdk));
     let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&sdk), config.results_queue_url.clone());
     let handler = Handler::new(config, executor, queues);
     let handler = &handler;
@@ -39,6 +41,7 @@ async fn main() -> Result<(), Error> {
         let invocation = Invocation {
             request_id: context.request_id,
             deadline: deadline_from_runtime(context.deadline, SystemTime::now()),
+            invoked_function_arn: Some(context.invoked_function_arn).filter(|arn| !arn.is_empty()),
         };
         handler.handle(payload, &invocation).await
     }))

@@ -16,6 +16,10 @@ pub enum Outcome {
     Failed,
     /// Completion tracking: no final status within `TRACK_TIMEOUT_SECONDS`.
     TimedOut,
+    /// A fleet run sent one child request per target; `fleet` says how many.
+    FannedOut,
+    /// A dry run: every check passed or failed as a real run's would, and nothing changed.
+    DryRun,
 }
 
 /// Where a request came from.
@@ -41,6 +45,16 @@ pub struct ResultError {
     pub message: String,
 }
 
+impl ResultError {
+    /// A placeholder for constructors that clear it right after.
+    fn none() -> Self {
+        ResultError {
+            code: String::new(),
+            message: String::new(),
+        }
+    }
+}
+
 /// The body of a results-queue message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,10 +72,35 @@ pub struct ResultMessage {
     /// The fleet run the execution belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet_run_id: Option<String>,
+    /// The resource a request named instead of a product (`resourceArn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_arn: Option<String>,
+    /// A fleet run's summary (FANNED_OUT, or DRY_RUN of a fleet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<crate::fleet::FleetSummary>,
+    /// What a dry run of one product found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<DryRunReport>,
     /// Whether this is the final message of a tracked execution (it then follows an EXECUTED
     /// message with the same token, so a FIFO queue needs another deduplication id for it).
     #[serde(skip)]
     concludes_execution: bool,
+}
+
+/// What a dry run of one product found. Never parameter values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunReport {
+    /// DescribeProvisionedProduct's `Status`.
+    pub product_status: String,
+    /// The parameter keys the request gives.
+    pub parameter_keys: Vec<String>,
+    /// The parameters the action defines (DescribeServiceActionExecutionParameters).
+    pub action_parameters: Vec<String>,
+    /// Keys the request gives that the action does not define.
+    pub unknown_parameter_keys: Vec<String>,
+    /// `false` when the product is not `AVAILABLE` or a key is unknown.
+    pub would_execute: bool,
 }
 
 /// One of DescribeRecord's RecordOutputs. Its value can be anything the automation produced, so
@@ -160,6 +199,9 @@ impl ResultMessage {
             error: None,
             record_outputs: None,
             fleet_run_id: None,
+            resource_arn: None,
+            fleet: None,
+            dry_run: None,
             concludes_execution: false,
         }
     }
@@ -182,6 +224,9 @@ impl ResultMessage {
             error: Some(error),
             record_outputs: None,
             fleet_run_id: None,
+            resource_arn: None,
+            fleet: None,
+            dry_run: None,
             concludes_execution: false,
         }
     }
@@ -198,6 +243,49 @@ impl ResultMessage {
         self.record_outputs = Some(record_outputs);
         self.error = error;
         self.concluding()
+    }
+
+    /// A fleet run's result: FANNED_OUT (or DRY_RUN), its token the fleet run id.
+    pub fn fanned_out(
+        source: Source,
+        fleet_run_id: String,
+        service_action_id: Option<String>,
+        fleet: crate::fleet::FleetSummary,
+        dry_run: bool,
+    ) -> Self {
+        let mut result = Self::rejected(
+            source,
+            fleet_run_id.clone(),
+            None,
+            service_action_id,
+            ResultError::none(),
+        );
+        result.outcome = if dry_run { Outcome::DryRun } else { Outcome::FannedOut };
+        result.error = None;
+        result.fleet = Some(fleet);
+        result.fleet_run_id = Some(fleet_run_id);
+        result
+    }
+
+    /// A dry run's result for one product: the ids and token a real run would use, and the report.
+    pub fn dry_run(
+        source: Source,
+        execute_token: String,
+        provisioned_product_id: String,
+        service_action_id: String,
+        report: DryRunReport,
+    ) -> Self {
+        let mut result = Self::rejected(
+            source,
+            execute_token,
+            Some(provisioned_product_id),
+            Some(service_action_id),
+            ResultError::none(),
+        );
+        result.outcome = Outcome::DryRun;
+        result.error = None;
+        result.dry_run = Some(report);
+        result
     }
 
     /// This result, as part of the fleet run `fleet_run_id` (if any).

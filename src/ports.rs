@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::error::CallError;
+use crate::fleet::Candidate;
 use crate::outcome::{RecordDetail, RecordOutput, ResultMessage};
 use crate::request::{AcceptLanguage, ProductRef};
 
@@ -14,6 +15,8 @@ pub struct ProvisionedProduct {
     pub id: String,
     pub product_id: String,
     pub provisioning_artifact_id: String,
+    /// `AVAILABLE`, `UNDER_CHANGE`, … (a dry run reports it).
+    pub status: String,
 }
 
 /// One ExecuteProvisionedProductServiceAction call.
@@ -103,6 +106,29 @@ pub trait ActionExecutor: Send + Sync {
         record_id: &str,
         accept_language: Option<AcceptLanguage>,
     ) -> impl Future<Output = Result<DescribedRecord, CallError>> + Send;
+
+    /// SearchProvisionedProducts at account level, every page (`search_query` may narrow it).
+    fn search_provisioned_products(
+        &self,
+        search_query: Option<&str>,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<Vec<Candidate>, CallError>> + Send;
+
+    /// The names of the parameters an action defines for a provisioned product
+    /// (DescribeServiceActionExecutionParameters).
+    fn action_parameter_names(
+        &self,
+        provisioned_product_id: &str,
+        service_action_id: &str,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<Vec<String>, CallError>> + Send;
+}
+
+/// Which provisioned product owns a resource: the Resource Groups Tagging API.
+pub trait ResourceOwners: Send + Sync {
+    /// The value of the resource's `aws:servicecatalog:provisionedProductArn` tag; `None` when the
+    /// resource is unknown or carries no such tag.
+    fn owner_tag(&self, resource_arn: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send;
 }
 
 /// The results queue.
@@ -151,6 +177,29 @@ impl<T: ActionExecutor> ActionExecutor for std::sync::Arc<T> {
         accept_language: Option<AcceptLanguage>,
     ) -> impl Future<Output = Result<DescribedRecord, CallError>> + Send {
         (**self).describe_record(record_id, accept_language)
+    }
+
+    fn search_provisioned_products(
+        &self,
+        search_query: Option<&str>,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<Vec<Candidate>, CallError>> + Send {
+        (**self).search_provisioned_products(search_query, accept_language)
+    }
+
+    fn action_parameter_names(
+        &self,
+        provisioned_product_id: &str,
+        service_action_id: &str,
+        accept_language: Option<AcceptLanguage>,
+    ) -> impl Future<Output = Result<Vec<String>, CallError>> + Send {
+        (**self).action_parameter_names(provisioned_product_id, service_action_id, accept_language)
+    }
+}
+
+impl<T: ResourceOwners> ResourceOwners for std::sync::Arc<T> {
+    fn owner_tag(&self, resource_arn: &str) -> impl Future<Output = Result<Option<String>, CallError>> + Send {
+        (**self).owner_tag(resource_arn)
     }
 }
 

@@ -30,6 +30,28 @@ pub enum ProductRef {
     Name(String),
 }
 
+/// What a request acts on: one provisioned product (by id or name), the product that owns a
+/// resource, or a fleet selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Product(ProductRef),
+    /// The provisioned product that owns this resource (its `aws:servicecatalog:provisionedProductArn` tag).
+    Resource(String),
+    Fleet(crate::fleet::Selection),
+}
+
+impl Target {
+    /// The form that goes into the ExecuteToken derivation: `id:<id>`, `name:<name>`,
+    /// `resourceArn:<arn>` or `select:<canonical selection>`, as the message names it.
+    pub fn token_label(&self) -> String {
+        match self {
+            Target::Product(product) => product.token_label(),
+            Target::Resource(arn) => format!("resourceArn:{arn}"),
+            Target::Fleet(selection) => selection.token_label(),
+        }
+    }
+}
+
 /// The service action, as the message names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionRef {
@@ -86,26 +108,34 @@ impl AcceptLanguage {
     }
 }
 
-/// A validated request: "run this action on this provisioned product".
+/// A validated request: "run this action on this provisioned product (or these)".
 #[derive(Clone, PartialEq, Eq)]
 pub struct ActionRequest {
-    pub product: ProductRef,
+    pub target: Target,
     pub action: ActionRef,
     /// Passed to the API unchanged; empty means "omit the member".
     pub parameters: BTreeMap<String, Vec<String>>,
+    /// Whether the request gave `parameters` at all (a fleet's children carry them only then).
+    pub parameters_given: bool,
     pub accept_language: Option<AcceptLanguage>,
     pub idempotency_key: Option<String>,
+    /// Run every check and change nothing.
+    pub dry_run: bool,
+    /// The fleet run this request is a child of.
+    pub fleet_run_id: Option<String>,
 }
 
 /// Parameter values can carry secrets: Debug shows the keys only, so a stray `{:?}` leaks nothing.
 impl fmt::Debug for ActionRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActionRequest")
-            .field("product", &self.product)
+            .field("target", &self.target)
             .field("action", &self.action)
             .field("parameter_keys", &self.parameter_keys())
             .field("accept_language", &self.accept_language)
             .field("idempotency_key", &self.idempotency_key)
+            .field("dry_run", &self.dry_run)
+            .field("fleet_run_id", &self.fleet_run_id)
             .finish()
     }
 }
@@ -262,16 +292,7 @@ pub fn parse_request(value: &Value) -> Result<ActionRequest, RequestError> {
         ));
     };
 
-    let product = match id_or_name(
-        obj,
-        "provisionedProductId",
-        "provisionedProductName",
-        is_valid_product_name,
-        "1-128 characters matching [a-zA-Z0-9][a-zA-Z0-9._-]*",
-    )? {
-        Named::Id(id) => ProductRef::Id(id.to_owned()),
-        Named::Name(name) => ProductRef::Name(name.to_owned()),
-    };
+    let target = parse_target(obj)?;
 
     let action = match id_or_name(
         obj,
@@ -284,7 +305,8 @@ pub fn parse_request(value: &Value) -> Result<ActionRequest, RequestError> {
         Named::Name(name) => ActionRef::Name(name.to_owned()),
     };
 
-    let parameters = match member(obj, "parameters")? {
+    let given_parameters = member(obj, "parameters")?;
+    let parameters = match given_parameters {
         None => BTreeMap::new(),
         Some(v) => parse_parameters(v)?,
     };
@@ -313,13 +335,113 @@ pub fn parse_request(value: &Value) -> Result<ActionRequest, RequestError> {
         }
     };
 
+    let dry_run = match member(obj, "dryRun")? {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(RequestError::new(
+                "dryRun",
+                format!("`dryRun` must be true or false, got {}", type_name(other)),
+            ))
+        }
+    };
+
+    let fleet_run_id = match string_member(obj, "fleetRunId")? {
+        None => None,
+        Some(id) if crate::token::is_valid_execute_token(id) => Some(id.to_owned()),
+        Some(id) => {
+            return Err(RequestError::new(
+                "fleetRunId",
+                format!(
+                    "`fleetRunId` must be a fleet run id (1-128 of [a-zA-Z0-9_-]), got {}",
+                    shown(id)
+                ),
+            ))
+        }
+    };
+
     Ok(ActionRequest {
-        product,
+        target,
         action,
         parameters,
+        parameters_given: given_parameters.is_some(),
         accept_language,
         idempotency_key,
+        dry_run,
+        fleet_run_id,
     })
+}
+
+/// The members that name what a request acts on; exactly one must be given.
+const TARGET_FIELDS: [&str; 4] = [
+    "provisionedProductId",
+    "provisionedProductName",
+    "resourceArn",
+    "select",
+];
+
+/// Exactly one of the target members, validated.
+fn parse_target(obj: &Map<String, Value>) -> Result<Target, RequestError> {
+    let mut given = Vec::new();
+    for field in TARGET_FIELDS {
+        if let Some(value) = member(obj, field)? {
+            given.push((field, value));
+        }
+    }
+    let all = "`provisionedProductId`, `provisionedProductName`, `resourceArn` or `select`";
+    let (field, value) = match given.as_slice() {
+        [] => {
+            return Err(RequestError::new(
+                "provisionedProductId",
+                format!("one of {all} is required"),
+            ))
+        }
+        [one] => *one,
+        [(first, _), ..] => {
+            let names: Vec<String> = given.iter().map(|(f, _)| format!("`{f}`")).collect();
+            return Err(RequestError::new(
+                *first,
+                format!("give only one of {all}, got {}", names.join(" and ")),
+            ));
+        }
+    };
+    match field {
+        "select" => crate::fleet::parse_selection(value).map(Target::Fleet),
+        "resourceArn" => resource_arn(value).map(Target::Resource),
+        _ => product(field, value).map(Target::Product),
+    }
+}
+
+fn string_of<'a>(field: &str, value: &'a Value) -> Result<&'a str, RequestError> {
+    value
+        .as_str()
+        .ok_or_else(|| RequestError::new(field, format!("`{field}` must be a string, got {}", type_name(value))))
+}
+
+fn product(field: &str, value: &Value) -> Result<ProductRef, RequestError> {
+    let s = string_of(field, value)?;
+    match field {
+        "provisionedProductId" if is_valid_id(s) => Ok(ProductRef::Id(s.to_owned())),
+        "provisionedProductId" => Err(RequestError::new(
+            field,
+            format!("`{field}` must be 1-100 characters of [a-zA-Z0-9_-], got {}", shown(s)),
+        )),
+        _ if is_valid_product_name(s) => Ok(ProductRef::Name(s.to_owned())),
+        _ => Err(RequestError::new(
+            field,
+            format!(
+                "`{field}` must be 1-128 characters matching [a-zA-Z0-9][a-zA-Z0-9._-]*, got {}",
+                shown(s)
+            ),
+        )),
+    }
+}
+
+fn resource_arn(value: &Value) -> Result<String, RequestError> {
+    let arn = string_of("resourceArn", value)?;
+    crate::resource::parse_arn(arn)
+        .map(|_| arn.to_owned())
+        .map_err(|why| RequestError::new("resourceArn", format!("`resourceArn` {why}, got {}", shown(arn))))
 }
 
 /// Parameters: an object of key → list of strings. Messages name the key but never echo a value.
@@ -418,7 +540,7 @@ mod tests {
     #[test]
     fn minimal_request_by_ids() {
         let r = parse_request(&json!({"provisionedProductId": "pp-1", "serviceActionId": "act-1"})).unwrap();
-        assert_eq!(r.product, ProductRef::Id("pp-1".into()));
+        assert_eq!(r.target, Target::Product(ProductRef::Id("pp-1".into())));
         assert_eq!(r.action, ActionRef::Id("act-1".into()));
         assert!(r.parameters.is_empty());
         assert_eq!(r.accept_language, None);
@@ -436,7 +558,7 @@ mod tests {
             "comment": "ignored"
         }))
         .unwrap();
-        assert_eq!(r.product, ProductRef::Name("web-prod.v2".into()));
+        assert_eq!(r.target, Target::Product(ProductRef::Name("web-prod.v2".into())));
         assert_eq!(r.action, ActionRef::Name("RestartService".into()));
         assert_eq!(r.parameters["TARGET"], vec!["i-1", "i-2"]);
         assert_eq!(r.parameters["EMPTY"], Vec::<String>::new());
@@ -451,7 +573,7 @@ mod tests {
             "Parameters": {"K": ["v"]}, "AcceptLanguage": "en", "IdempotencyKey": "k"
         }))
         .unwrap();
-        assert_eq!(r.product, ProductRef::Id("pp-1".into()));
+        assert_eq!(r.target, Target::Product(ProductRef::Id("pp-1".into())));
         assert_eq!(r.action, ActionRef::Name("Restart".into()));
         assert_eq!(r.parameters.len(), 1);
         assert_eq!(r.accept_language, Some(AcceptLanguage::En));
@@ -464,7 +586,7 @@ mod tests {
             "serviceActionId": "act-1", "parameters": null, "acceptLanguage": null
         }))
         .unwrap();
-        assert_eq!(r.product, ProductRef::Name("web".into()));
+        assert_eq!(r.target, Target::Product(ProductRef::Name("web".into())));
     }
 
     #[test]
@@ -476,12 +598,70 @@ mod tests {
     }
 
     #[test]
-    fn product_id_and_name_are_exclusive_and_one_is_required() {
+    fn exactly_one_target_is_required_and_the_message_names_the_fields_given() {
         let e = err(json!({"provisionedProductId": "pp-1", "provisionedProductName": "web", "serviceActionId": "a"}));
         assert_eq!(e.field, "provisionedProductId");
-        assert!(e.message.contains("not both"));
+        assert_eq!(
+            e.message,
+            "give only one of `provisionedProductId`, `provisionedProductName`, `resourceArn` or `select`, got \
+             `provisionedProductId` and `provisionedProductName`"
+        );
+        let e = err(json!({"resourceArn": "arn:aws:s3:::b", "select": {"productId": "p"}, "serviceActionId": "a"}));
+        assert_eq!(e.field, "resourceArn");
+        assert!(e.message.ends_with("got `resourceArn` and `select`"), "{e}");
         let e = err(json!({"serviceActionId": "a"}));
-        assert!(e.message.contains("is required") && e.message.contains("provisionedProductName"));
+        assert_eq!(
+            e.message,
+            "one of `provisionedProductId`, `provisionedProductName`, `resourceArn` or `select` is required"
+        );
+    }
+
+    #[test]
+    fn a_resource_arn_or_a_selection_is_a_target_of_its_own() {
+        let r = parse_request(
+            &json!({"resourceArn": "arn:aws:ec2:us-east-1:1:instance/i-1", "serviceActionName": "Restart"}),
+        )
+        .unwrap();
+        assert_eq!(
+            r.target,
+            Target::Resource("arn:aws:ec2:us-east-1:1:instance/i-1".into())
+        );
+        assert_eq!(
+            r.target.token_label(),
+            "resourceArn:arn:aws:ec2:us-east-1:1:instance/i-1"
+        );
+        let e = err(json!({"resourceArn": "i-1", "serviceActionId": "a"}));
+        assert_eq!(e.field, "resourceArn");
+        assert!(e.message.starts_with("`resourceArn` must look like arn:"), "{e}");
+        let e = err(json!({"resourceArn": 5, "serviceActionId": "a"}));
+        assert_eq!(e.message, "`resourceArn` must be a string, got a number");
+        let r = parse_request(&json!({"select": {"tags": {"env": "prod"}}, "serviceActionName": "PatchOS"})).unwrap();
+        assert!(matches!(r.target, Target::Fleet(_)));
+        assert!(r.target.token_label().starts_with("select:{"));
+        let e = err(json!({"select": {}, "serviceActionName": "PatchOS"}));
+        assert_eq!(e.field, "select");
+    }
+
+    #[test]
+    fn dry_run_must_be_a_boolean_and_a_fleet_run_id_a_token() {
+        let base = json!({"provisionedProductId": "pp-1", "serviceActionId": "a"});
+        let with = |k: &str, v: Value| {
+            let mut b = base.clone();
+            b[k] = v;
+            b
+        };
+        assert!(parse_request(&with("dryRun", json!(true))).unwrap().dry_run);
+        assert!(!parse_request(&base).unwrap().dry_run);
+        for bad in [json!("true"), json!(1), json!([])] {
+            let e = err(with("dryRun", bad));
+            assert_eq!(e.field, "dryRun");
+        }
+        let r = parse_request(&with("fleetRunId", json!("abc123"))).unwrap();
+        assert_eq!(r.fleet_run_id.as_deref(), Some("abc123"));
+        assert_eq!(err(with("fleetRunId", json!("a/b"))).field, "fleetRunId");
+        // Parameters given as {} are given (a fleet's children carry them); absent ones are not.
+        assert!(parse_request(&with("parameters", json!({}))).unwrap().parameters_given);
+        assert!(!parse_request(&base).unwrap().parameters_given);
     }
 
     #[test]

@@ -65,7 +65,7 @@ pub fn token_source(delivery: &TokenSource, request: Option<&ActionRequest>) -> 
 pub fn execute_token(delivery: &TokenSource, request: Option<&ActionRequest>) -> String {
     let source = token_source(delivery, request);
     match request {
-        Some(r) => derive(source.id(), &r.product.token_label(), &r.action.token_label()),
+        Some(r) => derive(source.id(), &r.target.token_label(), &r.action.token_label()),
         None => derive(source.id(), "", ""),
     }
 }
@@ -81,6 +81,12 @@ pub fn derive(source: &str, product_label: &str, action_label: &str) -> String {
         hasher.update(part.as_bytes());
     }
     hex::encode(hasher.finalize())
+}
+
+/// Lowercase hex SHA-256 of `text`: a fixed-length id made from one of any length (a fleet child's
+/// FIFO deduplication id, say).
+pub fn digest(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// Whether `token` is acceptable to the API: 1–128 of `[a-zA-Z0-9][a-zA-Z0-9_-]*`.

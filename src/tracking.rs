@@ -40,6 +40,9 @@ pub struct TrackRecord {
     /// The fleet run the execution belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet_run_id: Option<String>,
+    /// The resource the request named, if it named one instead of a product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_arn: Option<String>,
     /// `AcceptLanguage` of the original request, for DescribeRecord.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_language: Option<String>,
@@ -107,6 +110,9 @@ fn validate(r: &TrackRecord) -> Result<(), String> {
     if r.fleet_run_id.as_deref().is_some_and(|f| !is_valid_execute_token(f)) {
         return Err("fleetRunId is not a valid fleet run id".to_owned());
     }
+    if let Some(arn) = &r.resource_arn {
+        crate::resource::parse_arn(arn).map_err(|why| format!("resourceArn {why}"))?;
+    }
     if r.checks > MAX_CHECKS {
         return Err(format!("checks must be at most {MAX_CHECKS}"));
     }
@@ -130,6 +136,7 @@ impl TrackRecord {
             provisioned_product_id,
             service_action_id,
             fleet_run_id: None,
+            resource_arn: None,
             accept_language: None,
             tracking_started_ms: now_ms,
             checks: 0,

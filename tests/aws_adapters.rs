@@ -573,6 +573,7 @@ fn described(id: &str) -> DescribeProvisionedProductOutput {
                 .name("web-frontend")
                 .product_id("prod-abcdefghijklm")
                 .provisioning_artifact_id("pa-abcdefghijklm")
+                .status(aws_sdk_servicecatalog::types::ProvisionedProductStatus::Tainted)
                 .build(),
         )
         .build()
@@ -608,6 +609,7 @@ async fn describe_by_id_sends_the_id_member_only() {
             id: "pp-abcdefghijklm".into(),
             product_id: "prod-abcdefghijklm".into(),
             provisioning_artifact_id: "pa-abcdefghijklm".into(),
+            status: "TAINTED".into(),
         }
     );
 }

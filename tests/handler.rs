@@ -291,7 +291,7 @@ async fn bad_records_are_rejected_one_by_one_and_the_good_one_runs() {
         message(1)
     );
     assert_eq!(message(2), "the request must be a JSON object, got an array");
-    assert!(message(3).contains("`provisionedProductId` or `provisionedProductName` is required"));
+    assert!(message(3).contains("`provisionedProductName`, `resourceArn` or `select` is required"));
     assert!(
         message(4).contains("`provisionedProductId` must be 1-100 characters"),
         "{}",
@@ -749,6 +749,7 @@ async fn standard_batch_runs_at_most_max_concurrency_records_at_once() {
             &Invocation {
                 request_id: "r".into(),
                 deadline: None,
+                invoked_function_arn: None,
             },
         )
         .await
@@ -781,6 +782,7 @@ fn deadline_in(d: Duration) -> Invocation {
     Invocation {
         request_id: "r".into(),
         deadline: Some(SystemTime::now() + d),
+        invoked_function_arn: None,
     }
 }
 

@@ -43,7 +43,7 @@ fn check(event: Value) {
         let token = execute_token(&token_source, Some(&request));
         assert!(is_valid_execute_token(&token), "{token:?}");
         // Validated labels never hold the separator, so the derivation stays unambiguous.
-        assert!(!request.product.token_label().contains('\n'));
+        assert!(!request.target.token_label().contains('\n'));
         assert!(!request.action.token_label().contains('\n'));
     }
 }

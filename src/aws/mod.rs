@@ -2,6 +2,7 @@
 
 pub mod servicecatalog;
 pub mod sqs;
+mod tagging;
 
 use aws_sdk_servicecatalog::config::http::HttpResponse;
 use aws_sdk_servicecatalog::error::{ProvideErrorMetadata, SdkError};

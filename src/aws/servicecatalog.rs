@@ -6,29 +6,74 @@ use aws_sdk_servicecatalog::Client;
 
 use super::call_error;
 use crate::error::CallError;
+use crate::fleet::Candidate;
 use crate::outcome::{RecordDetail, RecordErrorDetail, RecordOutput, RecordTag};
-use crate::ports::{ActionExecutor, DescribedRecord, Execution, ProvisionedProduct};
+use crate::ports::{ActionExecutor, DescribedRecord, Execution, ProvisionedProduct, ResourceOwners};
 use crate::request::{AcceptLanguage, ProductRef};
 
 const DESCRIBE: &str = "DescribeProvisionedProduct";
 const LIST_ACTIONS: &str = "ListServiceActionsForProvisioningArtifact";
 const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
 const DESCRIBE_RECORD: &str = "DescribeRecord";
+const SEARCH: &str = "SearchProvisionedProducts";
+const PARAMETERS: &str = "DescribeServiceActionExecutionParameters";
+
+/// The largest page SearchProvisionedProducts returns.
+const SEARCH_PAGE_SIZE: i32 = 100;
+/// SearchProvisionedProducts pages read at most (100,000 products). A listing cut short would plan
+/// a fleet run on part of the fleet, so more is an error, not a shorter list.
+const MAX_SEARCH_PAGES: usize = 1000;
 
 /// The largest page ListServiceActionsForProvisioningArtifact and DescribeRecord return.
 const PAGE_SIZE: i32 = 20;
 /// DescribeRecord pages read at most (2,000 outputs).
 const MAX_RECORD_PAGES: usize = 100;
 
-/// Service Catalog through the AWS SDK. The client is built once at init and cloned cheaply.
+/// Service Catalog through the AWS SDK, with the Resource Groups Tagging API for finding the
+/// product that owns a resource. The clients are built once at init and cloned cheaply.
 #[derive(Clone, Debug)]
 pub struct ServiceCatalogExecutor {
     client: Client,
+    tagging: Option<aws_sdk_resourcegroupstagging::Client>,
 }
 
 impl ServiceCatalogExecutor {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self { client, tagging: None }
+    }
+
+    /// The same executor, able to answer `resourceArn` requests through `tagging`.
+    pub fn with_tagging(mut self, tagging: aws_sdk_resourcegroupstagging::Client) -> Self {
+        self.tagging = Some(tagging);
+        self
+    }
+
+    async fn search_page(
+        &self,
+        search_query: Option<&str>,
+        accept_language: Option<AcceptLanguage>,
+        page_token: Option<String>,
+    ) -> Result<
+        aws_sdk_servicecatalog::operation::search_provisioned_products::SearchProvisionedProductsOutput,
+        CallError,
+    > {
+        let account = types::AccessLevelFilter::builder()
+            .key(types::AccessLevelFilterKey::Account)
+            .value("self")
+            .build();
+        let filters = search_query.map(|q| {
+            std::collections::HashMap::from([(types::ProvisionedProductViewFilterBy::SearchQuery, vec![q.to_owned()])])
+        });
+        self.client
+            .search_provisioned_products()
+            .access_level_filter(account)
+            .set_filters(filters)
+            .page_size(SEARCH_PAGE_SIZE)
+            .set_page_token(page_token)
+            .set_accept_language(accept_language.map(lang))
+            .send()
+            .await
+            .map_err(|e| call_error(SEARCH, e))
     }
 }
 
@@ -59,6 +104,7 @@ impl ActionExecutor for ServiceCatalogExecutor {
             id: field(detail.id(), "Id")?,
             product_id: field(detail.product_id(), "ProductId")?,
             provisioning_artifact_id: field(detail.provisioning_artifact_id(), "ProvisioningArtifactId")?,
+            status: detail.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         })
     }
 
@@ -149,6 +195,83 @@ impl ActionExecutor for ServiceCatalogExecutor {
                 "the response has no RecordDetail",
             )),
         }
+    }
+
+    async fn search_provisioned_products(
+        &self,
+        search_query: Option<&str>,
+        accept_language: Option<AcceptLanguage>,
+    ) -> Result<Vec<Candidate>, CallError> {
+        let mut listed = Vec::new();
+        let mut page_token = None;
+        for _ in 0..MAX_SEARCH_PAGES {
+            let page = self.search_page(search_query, accept_language, page_token).await?;
+            listed.extend(page.provisioned_products().iter().map(candidate));
+            match page.next_page_token() {
+                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
+                _ => return Ok(listed),
+            }
+        }
+        Err(CallError::service(
+            SEARCH,
+            "TooManyProvisionedProducts",
+            None,
+            format!(
+                "more than {} provisioned products to list",
+                MAX_SEARCH_PAGES * SEARCH_PAGE_SIZE as usize
+            ),
+        ))
+    }
+
+    async fn action_parameter_names(
+        &self,
+        provisioned_product_id: &str,
+        service_action_id: &str,
+        accept_language: Option<AcceptLanguage>,
+    ) -> Result<Vec<String>, CallError> {
+        let output = self
+            .client
+            .describe_service_action_execution_parameters()
+            .provisioned_product_id(provisioned_product_id)
+            .service_action_id(service_action_id)
+            .set_accept_language(accept_language.map(lang))
+            .send()
+            .await
+            .map_err(|e| call_error(PARAMETERS, e))?;
+        Ok(output
+            .service_action_parameters()
+            .iter()
+            .filter_map(|p| p.name().map(str::to_owned))
+            .collect())
+    }
+}
+
+impl ResourceOwners for ServiceCatalogExecutor {
+    async fn owner_tag(&self, resource_arn: &str) -> Result<Option<String>, CallError> {
+        match &self.tagging {
+            Some(tagging) => super::tagging::owner_tag(tagging, resource_arn).await,
+            None => Err(CallError::transport(
+                "GetResources",
+                "no Tagging API client was configured",
+            )),
+        }
+    }
+}
+
+/// A SearchProvisionedProducts attribute as a fleet candidate.
+fn candidate(p: &types::ProvisionedProductAttribute) -> Candidate {
+    let s = |v: Option<&str>| v.unwrap_or_default().to_owned();
+    Candidate {
+        id: s(p.id()),
+        status: p.status().map(|st| st.as_str().to_owned()).unwrap_or_default(),
+        product_type: s(p.r#type()),
+        product_id: s(p.product_id()),
+        provisioning_artifact_id: s(p.provisioning_artifact_id()),
+        tags: p
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
     }
 }
 fn lang(l: AcceptLanguage) -> String {

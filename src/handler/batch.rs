@@ -14,23 +14,26 @@ use futures::stream::{self, StreamExt};
 use tracing::{info, warn};
 
 use super::record::RecordRun;
-use super::{Deliveries, HandBack, Handler, InvocationError};
-use crate::deadline::Budget;
+use super::{Context, Deliveries, HandBack, Handler, InvocationError};
 use crate::event::WorkItem;
-use crate::ports::{ActionExecutor, MessageSender, ResultPublisher};
+use crate::ports::{ActionExecutor, MessageSender, ResourceOwners, ResultPublisher};
 
 /// What became of one record: acknowledged, or handed back for this reason.
 type RecordEnd = Result<(), HandBack>;
 
-impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
+impl<E, Q> Handler<E, Q>
+where
+    E: ActionExecutor + ResourceOwners,
+    Q: ResultPublisher + MessageSender,
+{
     pub(super) async fn handle_batch(
         &self,
         items: Vec<WorkItem>,
         fifo: bool,
-        budget: &Budget,
+        ctx: &Context,
     ) -> Result<SqsBatchResponse, InvocationError> {
-        let runs = self.run_all(&items, fifo, budget).await;
-        let ends = self.publish(runs, budget).await;
+        let runs = self.run_all(&items, fifo, ctx).await;
+        let ends = self.publish(runs, ctx).await;
         let groups = fifo.then(|| items.iter().map(|i| i.message_group_id.as_deref()).collect::<Vec<_>>());
         let handed_back = hand_back(&ends, groups.as_deref());
 
@@ -65,17 +68,17 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
     }
 
     /// Step 1: runs every record, in record order in the answer.
-    async fn run_all(&self, items: &[WorkItem], fifo: bool, budget: &Budget) -> Vec<RecordRun> {
+    async fn run_all(&self, items: &[WorkItem], fifo: bool, ctx: &Context) -> Vec<RecordRun> {
         if !fifo {
             return stream::iter(items)
-                .map(|item| self.run_record(item, budget))
+                .map(|item| self.run_record(item, ctx))
                 .buffered(self.config.max_concurrency)
                 .collect()
                 .await;
         }
         let mut runs: Vec<Option<RecordRun>> = items.iter().map(|_| None).collect();
         let groups = stream::iter(message_groups(items))
-            .map(|indexes| self.run_group(items, indexes, budget))
+            .map(|indexes| self.run_group(items, indexes, ctx))
             .buffer_unordered(self.config.max_concurrency)
             .collect::<Vec<_>>()
             .await;
@@ -90,7 +93,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
 
     /// The records of one FIFO message group, one after the other; after the first that must be
     /// retried, the rest wait (handed back unstarted) so the group is redelivered in its order.
-    async fn run_group(&self, items: &[WorkItem], indexes: Vec<usize>, budget: &Budget) -> Vec<(usize, RecordRun)> {
+    async fn run_group(&self, items: &[WorkItem], indexes: Vec<usize>, ctx: &Context) -> Vec<(usize, RecordRun)> {
         let mut out = Vec::with_capacity(indexes.len());
         let mut stopped = false;
         for index in indexes {
@@ -99,7 +102,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
                 let group = item.message_group_id.clone().unwrap_or_default();
                 RecordRun::HandBack(HandBack::EarlierInGroup { group })
             } else {
-                self.run_record(item, budget).await
+                self.run_record(item, ctx).await
             };
             stopped |= matches!(run, RecordRun::HandBack(_));
             out.push((index, run));
@@ -109,7 +112,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
 
     /// Step 2: sends what the finished records produced (results, then tracking messages); says for
     /// each record whether it may be acknowledged.
-    async fn publish(&self, runs: Vec<RecordRun>, budget: &Budget) -> Vec<RecordEnd> {
+    async fn publish(&self, runs: Vec<RecordRun>, ctx: &Context) -> Vec<RecordEnd> {
         let records = runs.len();
         let mut handed_back: Vec<Option<HandBack>> = Vec::with_capacity(records);
         let mut outputs = Vec::new();
@@ -122,7 +125,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
                 RecordRun::HandBack(cause) => handed_back.push(Some(cause)),
             }
         }
-        let sent = self.deliver(&Deliveries::of(outputs), records, budget).await;
+        let sent = self.deliver(&Deliveries::of(outputs), records, ctx).await;
         handed_back
             .into_iter()
             .zip(sent)

@@ -3,6 +3,7 @@
 //! answers with its published result. The per-record flow is in [`record`].
 
 mod batch;
+mod fleet;
 mod record;
 mod track;
 
@@ -17,7 +18,7 @@ use crate::error::{CallError, RecordError};
 use crate::event::{classify, EventError, Inbound, WorkItem};
 use crate::metrics::{unix_millis, InvocationMetrics, Metric};
 use crate::outcome::{Outcome, ResultMessage};
-use crate::ports::{ActionExecutor, MessageSender, OutgoingMessage, ResultPublisher};
+use crate::ports::{ActionExecutor, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher};
 
 /// What the handler needs of the Lambda invocation context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,17 @@ pub struct Invocation {
     pub request_id: String,
     /// When the invocation times out, if known.
     pub deadline: Option<std::time::SystemTime>,
+    /// The ARN the function was invoked by (`Lambda-Runtime-Invoked-Function-Arn`): its account and
+    /// region are the function's own.
+    pub invoked_function_arn: Option<String>,
+}
+
+/// What every record of one invocation shares: the time budget, and the function's own account
+/// and region (when the invoked function ARN gives them).
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    pub(crate) budget: Budget,
+    pub(crate) home: Option<(String, String)>,
 }
 
 /// Why a record is handed back for retry instead of being acknowledged.
@@ -127,7 +139,11 @@ pub struct Handler<E, Q> {
     metrics_out: MetricsOut,
 }
 
-impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
+impl<E, Q> Handler<E, Q>
+where
+    E: ActionExecutor + ResourceOwners,
+    Q: ResultPublisher + MessageSender,
+{
     pub fn new(config: Config, executor: E, queues: Q) -> Self {
         Self {
             config,
@@ -190,14 +206,20 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
     }
 
     async fn answer(&self, event: Value, invocation: &Invocation) -> Result<Value, InvocationError> {
-        let budget = Budget::new(invocation.deadline, self.config.deadline_margin);
+        let ctx = Context {
+            budget: Budget::new(invocation.deadline, self.config.deadline_margin),
+            home: invocation
+                .invoked_function_arn
+                .as_deref()
+                .and_then(crate::resource::home_of),
+        };
         match classify(event, &invocation.request_id)? {
             Inbound::Sqs { items, fifo } => {
-                let response = self.handle_batch(items, fifo, &budget).await?;
+                let response = self.handle_batch(items, fifo, &ctx).await?;
                 to_answer(&response)
             }
             Inbound::Single(item) => {
-                let answer = self.handle_single(item, &budget).await;
+                let answer = self.handle_single(item, &ctx).await;
                 if let Err(InvocationError::Retry(cause)) = &answer {
                     self.note_handed_back(cause);
                 } else if let Err(InvocationError::Publish(_)) = &answer {
@@ -211,8 +233,8 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
     /// One request on its own: what it produced is sent before the answer; anything that must be
     /// retried fails the invocation (Lambda or EventBridge retries it with the same event, so the
     /// same token).
-    async fn handle_single(&self, item: WorkItem, budget: &Budget) -> Result<Value, InvocationError> {
-        let outputs = match self.run_record(&item, budget).await {
+    async fn handle_single(&self, item: WorkItem, ctx: &Context) -> Result<Value, InvocationError> {
+        let outputs = match self.run_record(&item, ctx).await {
             record::RecordRun::Done(outputs) => *outputs,
             record::RecordRun::HandBack(cause) => return Err(InvocationError::Retry(cause)),
         };
@@ -222,7 +244,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
             (None, None) => Value::Null,
         };
         let deliveries = Deliveries::of(vec![(0, outputs)]);
-        if let Some(Err(cause)) = self.deliver(&deliveries, 1, budget).await.into_iter().next() {
+        if let Some(Err(cause)) = self.deliver(&deliveries, 1, ctx).await.into_iter().next() {
             warn!(cause = %cause, "not everything was sent; failing the invocation so that it is retried");
             return Err(match cause {
                 HandBack::NotPublished(e) => InvocationError::Publish(e),
@@ -234,9 +256,9 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
 
     /// Sends what records produced: every result first, then the follow-up messages of the records
     /// whose results were all sent. Answers, for each of the `records`, whether all of it was sent.
-    async fn deliver(&self, deliveries: &Deliveries, records: usize, budget: &Budget) -> Vec<Result<(), HandBack>> {
+    async fn deliver(&self, deliveries: &Deliveries, records: usize, ctx: &Context) -> Vec<Result<(), HandBack>> {
         let mut ends: Vec<Result<(), HandBack>> = vec![Ok(()); records];
-        let sent = self.publish_results(&deliveries.results, budget).await;
+        let sent = self.publish_results(&deliveries.results, ctx).await;
         for ((&owner, outcome), result) in deliveries.result_owners.iter().zip(sent).zip(&deliveries.results) {
             match (outcome, &ends[owner]) {
                 (Ok(()), _) => self.note_published(result),
@@ -250,7 +272,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
             .filter(|(owner, _)| ends[*owner].is_ok())
             .collect();
         let messages: Vec<OutgoingMessage> = ready.iter().map(|(_, m)| m.clone()).collect();
-        for (&&(owner, _), outcome) in ready.iter().zip(self.send_follow_ups(&messages, budget).await) {
+        for (&&(owner, _), outcome) in ready.iter().zip(self.send_follow_ups(&messages, ctx).await) {
             if let Err(e) = outcome {
                 ends[owner] = Err(HandBack::FollowUpNotSent(e));
             }
@@ -259,7 +281,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
     }
 
     /// Sends tracking messages to the tracking queue, bounded by the budget.
-    async fn send_follow_ups(&self, messages: &[OutgoingMessage], budget: &Budget) -> Vec<Result<(), CallError>> {
+    async fn send_follow_ups(&self, messages: &[OutgoingMessage], ctx: &Context) -> Vec<Result<(), CallError>> {
         if messages.is_empty() {
             return Vec::new();
         }
@@ -270,7 +292,8 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
             );
             return vec![Err(off); messages.len()];
         };
-        let answered = budget
+        let answered = ctx
+            .budget
             .bound_publish(self.queues.send(&tracking.queue_url, messages))
             .await
             .unwrap_or_else(|| {
@@ -282,11 +305,12 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
 
     /// Sends results, bounded by the budget; answers one outcome per result, in order. A result
     /// the publisher did not answer for, or that was not sent in time, counts as not sent.
-    async fn publish_results(&self, results: &[ResultMessage], budget: &Budget) -> Vec<Result<(), CallError>> {
+    async fn publish_results(&self, results: &[ResultMessage], ctx: &Context) -> Vec<Result<(), CallError>> {
         if results.is_empty() {
             return Vec::new();
         }
-        let answered = budget
+        let answered = ctx
+            .budget
             .bound_publish(self.queues.publish(results))
             .await
             .unwrap_or_else(|| {
@@ -338,6 +362,8 @@ fn outcome_metric(outcome: Outcome) -> Option<Metric> {
         Outcome::Succeeded => Some(Metric::Succeeded),
         Outcome::Failed => Some(Metric::Failed),
         Outcome::TimedOut => Some(Metric::TimedOut),
+        Outcome::DryRun => Some(Metric::DryRuns),
+        Outcome::FannedOut => None,
     }
 }
 

@@ -1,16 +1,20 @@
-//! The per-record flow: parse the request, derive its token, resolve names (checking the
-//! allow-lists as soon as each id is known), execute, and turn the outcome into a result to publish
-//! or a reason to hand the record back. Bounded by the invocation's budget.
+//! The per-record flow: parse the request, derive its token, find the product (by id, by name, or
+//! as the owner of a resource), resolve the action (checking the allow-lists as soon as each id is
+//! known), execute (or, for a dry run, check and report), and turn the outcome into results to
+//! publish or a reason to hand the record back. Bounded by the invocation's budget. Fleet requests
+//! go to [`super::fleet`], tracking messages to [`super::track`].
 
 use tracing::{field::Empty, info, info_span, warn, Instrument, Span};
 
-use super::{HandBack, Handler};
-use crate::deadline::Budget;
+use super::{Context, HandBack, Handler};
 use crate::error::{Disposition, RecordError};
 use crate::event::WorkItem;
-use crate::outcome::ResultMessage;
-use crate::ports::{ActionExecutor, Execution, MessageSender, OutgoingMessage, ResultPublisher};
-use crate::request::{parse_request, AcceptLanguage, ActionRef, ActionRequest, ProductRef};
+use crate::outcome::{DryRunReport, RecordDetail, ResultMessage};
+use crate::ports::{
+    ActionExecutor, Execution, MessageSender, OutgoingMessage, ProvisionedProduct, ResourceOwners, ResultPublisher,
+};
+use crate::request::{parse_request, AcceptLanguage, ActionRef, ActionRequest, ProductRef, Target};
+use crate::resource::{parse_owner_tag, OWNER_TAG};
 use crate::token::execute_token;
 use crate::tracking::tracking_message;
 
@@ -39,12 +43,33 @@ impl RecordRun {
             follow_up: None,
         }))
     }
+
+    /// Every result of this run carries the request's fleet run id and resource ARN, if it has them.
+    fn stamped(mut self, request: &ActionRequest) -> Self {
+        if let RecordRun::Done(outputs) = &mut self {
+            for result in &mut outputs.results {
+                stamp(result, request);
+            }
+        }
+        self
+    }
 }
 
-/// The ids a request resolved to.
+/// Copies the request's fleet run id and resource ARN into a result.
+fn stamp(result: &mut ResultMessage, request: &ActionRequest) {
+    if result.fleet_run_id.is_none() {
+        result.fleet_run_id = request.fleet_run_id.clone();
+    }
+    if let Target::Resource(arn) = &request.target {
+        result.resource_arn = Some(arn.clone());
+    }
+}
+
+/// The ids a request resolved to, and the product's description when it was fetched on the way.
 struct Resolved {
     provisioned_product_id: String,
     service_action_id: String,
+    described: Option<ProvisionedProduct>,
 }
 
 /// Why a request did not run, with the ids known by then (a REJECTED result reports them).
@@ -55,6 +80,11 @@ pub(super) struct Failure {
 }
 
 impl Failure {
+    /// A failure with the ids `ids` resolved to.
+    fn with(error: impl Into<RecordError>, ids: &Resolved) -> Self {
+        Failure::new(error, Some(&ids.provisioned_product_id), Some(&ids.service_action_id))
+    }
+
     pub(super) fn new(error: impl Into<RecordError>, product: Option<&str>, action: Option<&str>) -> Self {
         Failure {
             error: error.into(),
@@ -64,11 +94,15 @@ impl Failure {
     }
 }
 
-impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
+impl<E, Q> Handler<E, Q>
+where
+    E: ActionExecutor + ResourceOwners,
+    Q: ResultPublisher + MessageSender,
+{
     /// Runs one record within the budget: not started when no time is left, abandoned (handed
     /// back) when its calls have not finished by the end of the work time.
-    pub(super) async fn run_record(&self, item: &WorkItem, budget: &Budget) -> RecordRun {
-        if !budget.can_start() {
+    pub(super) async fn run_record(&self, item: &WorkItem, ctx: &Context) -> RecordRun {
+        if !ctx.budget.can_start() {
             warn!(message_id = %item.source.id, "record not started: too close to the deadline; handing it back");
             return RecordRun::HandBack(HandBack::NotStarted);
         }
@@ -79,7 +113,11 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
             service_action_id = Empty,
             execute_token = Empty,
         );
-        match budget.bound_work(self.process(item).instrument(span.clone())).await {
+        match ctx
+            .budget
+            .bound_work(self.process(item, ctx).instrument(span.clone()))
+            .await
+        {
             Some(run) => run,
             None => {
                 warn!(parent: &span, "record abandoned at the deadline margin; handing it back");
@@ -88,7 +126,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
         }
     }
 
-    async fn process(&self, item: &WorkItem) -> RecordRun {
+    async fn process(&self, item: &WorkItem, ctx: &Context) -> RecordRun {
         let span = Span::current();
         if let Some(tracked) = item.payload.as_ref().ok().and_then(tracking_message) {
             return self.check_tracked(item, tracked).await;
@@ -106,39 +144,39 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
         };
         let token = execute_token(&item.token_source, Some(&request));
         span.record("execute_token", token.as_str());
-        info!(parameter_keys = ?request.parameter_keys(), "request");
+        info!(parameter_keys = ?request.parameter_keys(), dry_run = request.dry_run, "request");
 
-        match self.resolve_and_execute(&request, &token).await {
-            Ok((ids, detail)) => {
-                info!(
-                    record_id = detail.record_id.as_deref().unwrap_or_default(),
-                    status = detail.status.as_deref().unwrap_or_default(),
-                    "executed"
-                );
-                let result = ResultMessage::executed(
-                    item.source.clone(),
-                    token,
-                    ids.provisioned_product_id,
-                    ids.service_action_id,
-                    detail,
-                );
-                self.after_executed(result, request.accept_language).await
-            }
-            Err(failure) => finish_failed(item, token, failure),
-        }
+        let run = match &request.target {
+            Target::Fleet(selection) => self.run_fleet(item, &request, selection, token).await,
+            Target::Product(product) => self.run_product(item, &request, product, token).await,
+            Target::Resource(arn) => match self.owner_of(arn, ctx).await {
+                Ok(id) => self.run_product(item, &request, &ProductRef::Id(id), token).await,
+                Err(failure) => finish_failed(item, token, failure),
+            },
+        };
+        run.stamped(&request)
     }
 
-    async fn resolve_and_execute(
+    /// One product: resolve, then execute (or, for a dry run, check and report).
+    async fn run_product(
         &self,
+        item: &WorkItem,
         request: &ActionRequest,
-        token: &str,
-    ) -> Result<(Resolved, crate::outcome::RecordDetail), Failure> {
+        product: &ProductRef,
+        token: String,
+    ) -> RecordRun {
         let language = request.accept_language.or(self.config.default_accept_language);
-        let ids = self.resolve(request, language).await?;
+        let ids = match self.resolve(product, &request.action, language).await {
+            Ok(ids) => ids,
+            Err(failure) => return finish_failed(item, token, failure),
+        };
+        if request.dry_run {
+            return self.dry_run(item, request, ids, token, language).await;
+        }
         let execution = Execution {
             provisioned_product_id: &ids.provisioned_product_id,
             service_action_id: &ids.service_action_id,
-            execute_token: token,
+            execute_token: &token,
             parameters: &request.parameters,
             accept_language: language,
         };
@@ -146,23 +184,113 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
         let executed = self.executor.execute(execution).await;
         self.note(|m| m.execute_latency(started.elapsed()));
         match executed {
-            Ok(detail) => Ok((ids, detail)),
-            Err(e) => Err(Failure::new(
-                e,
-                Some(&ids.provisioned_product_id),
-                Some(&ids.service_action_id),
-            )),
+            Ok(detail) => {
+                let mut result = executed_result(item, token, ids, detail);
+                stamp(&mut result, request);
+                self.after_executed(result, request.accept_language).await
+            }
+            Err(e) => finish_failed(item, token, Failure::with(e, &ids)),
+        }
+    }
+
+    /// A dry run of one product: its status, the parameters its action defines, and whether a real
+    /// run would execute. Never Execute.
+    async fn dry_run(
+        &self,
+        item: &WorkItem,
+        request: &ActionRequest,
+        ids: Resolved,
+        token: String,
+        language: Option<AcceptLanguage>,
+    ) -> RecordRun {
+        let product = match &ids.described {
+            Some(product) => Ok(product.clone()),
+            None => {
+                let by_id = ProductRef::Id(ids.provisioned_product_id.clone());
+                self.executor.describe_provisioned_product(&by_id, language).await
+            }
+        };
+        let product = match product {
+            Ok(product) => product,
+            Err(e) => return finish_failed(item, token, Failure::with(e, &ids)),
+        };
+        let defined = self
+            .executor
+            .action_parameter_names(&ids.provisioned_product_id, &ids.service_action_id, language)
+            .await;
+        let action_parameters = match defined {
+            Ok(names) => names,
+            Err(e) => return finish_failed(item, token, Failure::with(e, &ids)),
+        };
+        let parameter_keys: Vec<String> = request.parameters.keys().cloned().collect();
+        let unknown_parameter_keys: Vec<String> = parameter_keys
+            .iter()
+            .filter(|k| !action_parameters.contains(k))
+            .cloned()
+            .collect();
+        let report = DryRunReport {
+            would_execute: product.status == "AVAILABLE" && unknown_parameter_keys.is_empty(),
+            product_status: product.status,
+            parameter_keys,
+            action_parameters,
+            unknown_parameter_keys,
+        };
+        info!(would_execute = report.would_execute, "dry run");
+        let result = ResultMessage::dry_run(
+            item.source.clone(),
+            token,
+            ids.provisioned_product_id,
+            ids.service_action_id,
+            report,
+        );
+        RecordRun::result(result)
+    }
+
+    /// The provisioned product that owns `arn`, by its owner tag; rejected when there is none, or
+    /// when it lives in another account or region than this function.
+    async fn owner_of(&self, arn: &str, ctx: &Context) -> Result<String, Failure> {
+        let not_ours = |message: String| Failure::new(RecordError::NotAServiceCatalogResource { message }, None, None);
+        let tag = self
+            .executor
+            .owner_tag(arn)
+            .await
+            .map_err(|e| Failure::new(e, None, None))?;
+        let Some(tag) = tag else {
+            return Err(not_ours(format!(
+                "resourceArn: {arn} is not a resource Service Catalog provisioned (no {OWNER_TAG} tag)"
+            )));
+        };
+        let owner = parse_owner_tag(&tag).map_err(|why| not_ours(format!("resourceArn: {arn}: {why}")))?;
+        match &ctx.home {
+            Some((account, region)) if *account != owner.account || *region != owner.region => {
+                let message = format!(
+                    "resourceArn: {arn} belongs to provisioned product {} in account {} region {}, not this \
+                     function's ({account}, {region})",
+                    owner.provisioned_product_id, owner.account, owner.region
+                );
+                Err(Failure::new(RecordError::OtherAccountOrRegion { message }, None, None))
+            }
+            Some(_) => Ok(owner.provisioned_product_id),
+            None => {
+                warn!("the invoked function ARN gives no account and region; the owner's are not checked");
+                Ok(owner.provisioned_product_id)
+            }
         }
     }
 
     /// Resolves names to ids, checking the allow-lists as soon as each id is known (so a given id
     /// that is not allowed costs no call at all).
-    async fn resolve(&self, request: &ActionRequest, language: Option<AcceptLanguage>) -> Result<Resolved, Failure> {
-        let given_product = match &request.product {
+    async fn resolve(
+        &self,
+        product: &ProductRef,
+        action: &ActionRef,
+        language: Option<AcceptLanguage>,
+    ) -> Result<Resolved, Failure> {
+        let given_product = match product {
             ProductRef::Id(id) => Some(self.allowed_product(id, None)?),
             ProductRef::Name(_) => None,
         };
-        let given_action = match &request.action {
+        let given_action = match action {
             ActionRef::Id(id) => Some(self.allowed_action(id, given_product.as_deref())?),
             ActionRef::Name(_) => None,
         };
@@ -170,48 +298,62 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
             return Ok(Resolved {
                 provisioned_product_id: product.clone(),
                 service_action_id: action.clone(),
+                described: None,
             });
         }
 
         let known = given_product.as_deref();
-        let product = self
+        let described = self
             .executor
-            .describe_provisioned_product(&request.product, language)
+            .describe_provisioned_product(product, language)
             .await
             .map_err(|e| Failure::new(e, known, given_action.as_deref()))?;
         let product_id = match given_product {
             Some(id) => id,
-            None => self.allowed_product(&product.id, given_action.as_deref())?,
+            None => self.allowed_product(&described.id, given_action.as_deref())?,
         };
-        let action_id = match (given_action, &request.action) {
+        let action_id = match (given_action, action) {
             (Some(id), _) => id,
             (None, ActionRef::Id(id)) => self.allowed_action(id, Some(&product_id))?,
-            (None, ActionRef::Name(name)) => {
-                let found = self
-                    .executor
-                    .find_service_action_id(&product.product_id, &product.provisioning_artifact_id, name, language)
-                    .await
-                    .map_err(|e| Failure::new(e, Some(&product_id), None))?;
-                let Some(id) = found else {
-                    let message = format!(
-                        "serviceActionName: no service action named {name:?} is associated with provisioned product \
-                         {} (product {}, provisioning artifact {})",
-                        product.id, product.product_id, product.provisioning_artifact_id
-                    );
-                    let error = RecordError::ServiceActionNotFound { message };
-                    return Err(Failure::new(error, Some(&product_id), None));
-                };
-                self.allowed_action(&id, Some(&product_id))?
-            }
+            (None, ActionRef::Name(name)) => self.find_action(&described, name, &product_id, language).await?,
         };
         Ok(Resolved {
             provisioned_product_id: product_id,
             service_action_id: action_id,
+            described: Some(described),
         })
     }
 
+    /// The id of the action named `name` among those of the product's artifact, if allowed.
+    async fn find_action(
+        &self,
+        product: &ProvisionedProduct,
+        name: &str,
+        product_id: &str,
+        language: Option<AcceptLanguage>,
+    ) -> Result<String, Failure> {
+        let found = self
+            .executor
+            .find_service_action_id(&product.product_id, &product.provisioning_artifact_id, name, language)
+            .await
+            .map_err(|e| Failure::new(e, Some(product_id), None))?;
+        let Some(id) = found else {
+            let message = format!(
+                "serviceActionName: no service action named {name:?} is associated with provisioned product {} \
+                 (product {}, provisioning artifact {})",
+                product.id, product.product_id, product.provisioning_artifact_id
+            );
+            return Err(Failure::new(
+                RecordError::ServiceActionNotFound { message },
+                Some(product_id),
+                None,
+            ));
+        };
+        self.allowed_action(&id, Some(product_id))
+    }
+
     /// `id` when the product allow-list lets it through (recorded on the span), else the rejection.
-    fn allowed_product(&self, id: &str, action: Option<&str>) -> Result<String, Failure> {
+    pub(super) fn allowed_product(&self, id: &str, action: Option<&str>) -> Result<String, Failure> {
         match &self.config.allowed_provisioned_product_ids {
             Some(allowed) if !allowed.contains(id) => Err(Failure::new(
                 RecordError::NotAllowed {
@@ -229,7 +371,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
     }
 
     /// `id` when the action allow-list lets it through (recorded on the span), else the rejection.
-    fn allowed_action(&self, id: &str, product: Option<&str>) -> Result<String, Failure> {
+    pub(super) fn allowed_action(&self, id: &str, product: Option<&str>) -> Result<String, Failure> {
         match &self.config.allowed_service_action_ids {
             Some(allowed) if !allowed.contains(id) => Err(Failure::new(
                 RecordError::NotAllowed {
@@ -247,8 +389,24 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
     }
 }
 
+/// An EXECUTED result with the ids the request resolved to.
+fn executed_result(item: &WorkItem, token: String, ids: Resolved, detail: RecordDetail) -> ResultMessage {
+    info!(
+        record_id = detail.record_id.as_deref().unwrap_or_default(),
+        status = detail.status.as_deref().unwrap_or_default(),
+        "executed"
+    );
+    ResultMessage::executed(
+        item.source.clone(),
+        token,
+        ids.provisioned_product_id,
+        ids.service_action_id,
+        detail,
+    )
+}
+
 /// The one place where a failure becomes a REJECTED result or a hand-back, by its disposition.
-fn finish_failed(item: &WorkItem, token: String, failure: Failure) -> RecordRun {
+pub(super) fn finish_failed(item: &WorkItem, token: String, failure: Failure) -> RecordRun {
     finish_failed_as(item.source.clone(), token, failure, false)
 }
 

@@ -12,12 +12,16 @@ use crate::error::{CallError, Disposition, RecordError};
 use crate::event::WorkItem;
 use crate::metrics::unix_millis;
 use crate::outcome::{Outcome, ResultMessage};
-use crate::ports::{ActionExecutor, DescribedRecord, MessageSender, OutgoingMessage, ResultPublisher};
+use crate::ports::{ActionExecutor, DescribedRecord, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher};
 use crate::request::{AcceptLanguage, RequestError};
 use crate::token::execute_token;
 use crate::tracking::{decide, delay_seconds, failed_error, is_final_status, timed_out_error, Check, TrackRecord};
 
-impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
+impl<E, Q> Handler<E, Q>
+where
+    E: ActionExecutor + ResourceOwners,
+    Q: ResultPublisher + MessageSender,
+{
     /// What an EXECUTED result brings with tracking on: the first tracking message, or — when the
     /// record is already final — the final result right away (after one check for its outputs).
     pub(super) async fn after_executed(
@@ -115,7 +119,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
             }
         };
         info!(outcome = ?outcome, tracked_ms = tracked_for.as_millis() as u64, "tracked to its end");
-        let result = ResultMessage::executed(
+        let mut result = ResultMessage::executed(
             track.source,
             track.execute_token,
             track.provisioned_product_id,
@@ -124,6 +128,7 @@ impl<E: ActionExecutor, Q: ResultPublisher + MessageSender> Handler<E, Q> {
         )
         .in_fleet_run(track.fleet_run_id)
         .concluded(outcome, described.outputs, error);
+        result.resource_arn = track.resource_arn;
         RecordRun::result(result)
     }
 
@@ -197,6 +202,7 @@ fn track_record(executed: &ResultMessage, accept_language: Option<AcceptLanguage
         unix_millis(SystemTime::now()),
     );
     track.fleet_run_id = executed.fleet_run_id.clone();
+    track.resource_arn = executed.resource_arn.clone();
     track.accept_language = accept_language.map(|l| l.as_str().to_owned());
     Some(track)
 }
@@ -213,6 +219,7 @@ fn concluding_failure(track: &TrackRecord, error: RecordError) -> RecordRun {
         RecordRun::Done(mut outputs) => {
             for result in &mut outputs.results {
                 result.fleet_run_id = track.fleet_run_id.clone();
+                result.resource_arn = track.resource_arn.clone();
             }
             RecordRun::Done(outputs)
         }

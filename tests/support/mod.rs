@@ -13,10 +13,12 @@ use std::time::{Duration, SystemTime};
 
 use sc_action_runner::config::Config;
 use sc_action_runner::error::CallError;
+use sc_action_runner::fleet::Candidate;
 use sc_action_runner::handler::InvocationError;
 use sc_action_runner::outcome::{RecordDetail, RecordErrorDetail, RecordOutput, ResultMessage};
 use sc_action_runner::ports::{
-    ActionExecutor, DescribedRecord, Execution, MessageSender, OutgoingMessage, ProvisionedProduct, ResultPublisher,
+    ActionExecutor, DescribedRecord, Execution, MessageSender, OutgoingMessage, ProvisionedProduct, ResourceOwners,
+    ResultPublisher,
 };
 use sc_action_runner::request::{AcceptLanguage, ProductRef};
 use sc_action_runner::{Handler, Invocation};
@@ -38,8 +40,14 @@ pub struct Executed {
 /// fields are public so a test can build one with `..FakeCatalog::seeded()`.
 #[derive(Default)]
 pub struct FakeCatalog {
-    /// id → (name, product id, artifact id, status)
-    pub products: HashMap<String, (String, String, String, String)>,
+    /// id → the provisioned product
+    pub products: HashMap<String, FakeProduct>,
+    /// (product id, artifact id, action id) → parameter names the action defines
+    pub action_parameters: HashMap<String, Vec<String>>,
+    /// resource ARN → its tags
+    pub resources: HashMap<String, BTreeMap<String, String>>,
+    /// Errors GetResources returns, one per call, before it answers.
+    pub owner_faults: Mutex<Vec<CallError>>,
     /// action id → name
     pub actions: HashMap<String, String>,
     /// (product id, artifact id) → associated action ids
@@ -71,6 +79,19 @@ pub struct FakeCatalog {
     pub record_states: Mutex<HashMap<String, RecordState>>,
     /// Errors DescribeRecord returns, one per call, before it answers.
     pub describe_record_faults: Mutex<Vec<CallError>>,
+    /// Errors SearchProvisionedProducts returns (last first), one per call, before it answers.
+    pub search_faults: Mutex<Vec<CallError>>,
+}
+
+/// A provisioned product of the fake catalog.
+#[derive(Debug, Clone, Default)]
+pub struct FakeProduct {
+    pub name: String,
+    pub product_id: String,
+    pub artifact_id: String,
+    pub status: String,
+    pub product_type: String,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A record's status, errors and outputs, as DescribeRecord reports them.
@@ -123,12 +144,43 @@ impl FakeCatalog {
     pub fn seeded() -> Self {
         let seed: Value = serde_json::from_str(include_str!("../../emulator/seed.json")).unwrap();
         let mut fake = FakeCatalog::default();
+        let tags = |v: &Value| -> BTreeMap<String, String> {
+            v.as_array()
+                .map(|tags| {
+                    tags.iter()
+                        .map(|t| {
+                            (
+                                t["Key"].as_str().unwrap().to_owned(),
+                                t["Value"].as_str().unwrap().to_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         for p in seed["provisionedProducts"].as_array().unwrap() {
             let s = |k: &str| p[k].as_str().unwrap().to_owned();
-            fake.products.insert(
-                s("Id"),
-                (s("Name"), s("ProductId"), s("ProvisioningArtifactId"), s("Status")),
-            );
+            let product = FakeProduct {
+                name: s("Name"),
+                product_id: s("ProductId"),
+                artifact_id: s("ProvisioningArtifactId"),
+                status: s("Status"),
+                product_type: s("Type"),
+                tags: tags(&p["Tags"]),
+            };
+            fake.products.insert(s("Id"), product);
+        }
+        for r in seed["resources"].as_array().unwrap() {
+            fake.resources
+                .insert(r["ResourceARN"].as_str().unwrap().to_owned(), tags(&r["Tags"]));
+        }
+        for a in seed["serviceActions"].as_array().unwrap() {
+            let names = a["Parameters"]
+                .as_array()
+                .map(|ps| ps.iter().map(|p| p["Name"].as_str().unwrap().to_owned()).collect())
+                .unwrap_or_default();
+            fake.action_parameters
+                .insert(a["Id"].as_str().unwrap().to_owned(), names);
         }
         for a in seed["serviceActions"].as_array().unwrap() {
             fake.actions
@@ -188,16 +240,16 @@ impl ActionExecutor for FakeCatalog {
         _accept_language: Option<AcceptLanguage>,
     ) -> Result<ProvisionedProduct, CallError> {
         self.calls.lock().unwrap().push(format!("Describe {product:?}"));
-        let found = self.products.iter().find(|(id, (name, ..))| match product {
+        let found = self.products.iter().find(|(id, p)| match product {
             ProductRef::Id(want) => *id == want,
-            ProductRef::Name(want) => name == want,
+            ProductRef::Name(want) => p.name == *want,
         });
-        let (id, (_, product_id, artifact_id, _)) =
-            found.ok_or_else(|| Self::not_found("DescribeProvisionedProduct", "provisioned product"))?;
+        let (id, p) = found.ok_or_else(|| Self::not_found("DescribeProvisionedProduct", "provisioned product"))?;
         Ok(ProvisionedProduct {
             id: id.clone(),
-            product_id: product_id.clone(),
-            provisioning_artifact_id: artifact_id.clone(),
+            product_id: p.product_id.clone(),
+            provisioning_artifact_id: p.artifact_id.clone(),
+            status: p.status.clone(),
         })
     }
 
@@ -262,7 +314,13 @@ impl ActionExecutor for FakeCatalog {
                 *ok_calls -= 1;
             }
         }
-        let (name, product_id, artifact_id, status) = self
+        let FakeProduct {
+            name,
+            product_id,
+            artifact_id,
+            status,
+            ..
+        } = self
             .products
             .get(e.provisioned_product_id)
             .ok_or_else(|| Self::not_found(OP, "provisioned product"))?;
@@ -326,6 +384,69 @@ impl ActionExecutor for FakeCatalog {
         _accept_language: Option<AcceptLanguage>,
     ) -> Result<DescribedRecord, CallError> {
         self.describe(record_id)
+    }
+
+    async fn search_provisioned_products(
+        &self,
+        search_query: Option<&str>,
+        _accept_language: Option<AcceptLanguage>,
+    ) -> Result<Vec<Candidate>, CallError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("Search {}", search_query.unwrap_or("")));
+        if let Some(e) = self.search_faults.lock().unwrap().pop() {
+            return Err(e);
+        }
+        let mut listed: Vec<Candidate> = self
+            .products
+            .iter()
+            .map(|(id, p)| Candidate {
+                id: id.clone(),
+                status: p.status.clone(),
+                product_type: p.product_type.clone(),
+                product_id: p.product_id.clone(),
+                provisioning_artifact_id: p.artifact_id.clone(),
+                tags: p.tags.clone(),
+            })
+            .collect();
+        // A listing in an order of its own: the function must sort the targets itself.
+        listed.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(listed)
+    }
+
+    async fn action_parameter_names(
+        &self,
+        provisioned_product_id: &str,
+        service_action_id: &str,
+        _accept_language: Option<AcceptLanguage>,
+    ) -> Result<Vec<String>, CallError> {
+        const OP: &str = "DescribeServiceActionExecutionParameters";
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("Parameters {provisioned_product_id} {service_action_id}"));
+        if !self.products.contains_key(provisioned_product_id) {
+            return Err(Self::not_found(OP, "provisioned product"));
+        }
+        self.action_parameters
+            .get(service_action_id)
+            .cloned()
+            .ok_or_else(|| Self::not_found(OP, "service action"))
+    }
+}
+
+impl ResourceOwners for FakeCatalog {
+    async fn owner_tag(&self, resource_arn: &str) -> Result<Option<String>, CallError> {
+        self.calls.lock().unwrap().push(format!("GetResources {resource_arn}"));
+        if let Some(e) = self.owner_faults.lock().unwrap().pop() {
+            return Err(e);
+        }
+        Ok(self
+            .resources
+            .get(resource_arn)
+            .and_then(|tags| tags.get("aws:servicecatalog:provisionedProductArn"))
+            .cloned())
     }
 }
 
@@ -501,11 +622,15 @@ pub fn new_handler(vars: &[(&str, &str)]) -> (TestHandler, Arc<FakeCatalog>, Arc
     handler_with(config_with(vars), FakeCatalog::seeded(), FakeQueue::default())
 }
 
+/// The function's ARN in these tests: account 123456789012, us-east-1, like the emulator's seed.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:sc-action-runner";
+
 /// An invocation with `request_id` and a minute left before its deadline.
 pub fn invocation(request_id: &str) -> Invocation {
     Invocation {
         request_id: request_id.into(),
         deadline: Some(SystemTime::now() + Duration::from_secs(60)),
+        invoked_function_arn: Some(FUNCTION_ARN.into()),
     }
 }
 
