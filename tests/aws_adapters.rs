@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
+use aws_sdk_resourcegroupstagging::types::{ResourceTagMapping, Tag as TaggingTag};
 use aws_sdk_servicecatalog::config::http::HttpResponse;
 use aws_sdk_servicecatalog::config::retry::RetryConfig;
 use aws_sdk_servicecatalog::error::ErrorMetadata;
@@ -18,6 +20,7 @@ use aws_sdk_servicecatalog::operation::describe_provisioned_product::{
     DescribeProvisionedProductInput, DescribeProvisionedProductOutput,
 };
 use aws_sdk_servicecatalog::operation::describe_record::{DescribeRecordInput, DescribeRecordOutput};
+use aws_sdk_servicecatalog::operation::describe_service_action_execution_parameters::DescribeServiceActionExecutionParametersOutput;
 use aws_sdk_servicecatalog::operation::execute_provisioned_product_service_action::{
     ExecuteProvisionedProductServiceActionError, ExecuteProvisionedProductServiceActionInput,
     ExecuteProvisionedProductServiceActionOutput,
@@ -25,13 +28,17 @@ use aws_sdk_servicecatalog::operation::execute_provisioned_product_service_actio
 use aws_sdk_servicecatalog::operation::list_service_actions_for_provisioning_artifact::{
     ListServiceActionsForProvisioningArtifactInput, ListServiceActionsForProvisioningArtifactOutput,
 };
+use aws_sdk_servicecatalog::operation::search_provisioned_products::{
+    SearchProvisionedProductsInput, SearchProvisionedProductsOutput,
+};
 use aws_sdk_servicecatalog::primitives::DateTime;
 use aws_sdk_servicecatalog::types::error::{
     InvalidParametersException, InvalidStateException, ResourceNotFoundException,
 };
 use aws_sdk_servicecatalog::types::{
-    ProvisionedProductDetail, RecordError as SdkRecordError, RecordStatus, RecordTag as SdkRecordTag,
-    ServiceActionSummary,
+    AccessLevelFilterKey, ExecutionParameter, ProvisionedProductAttribute, ProvisionedProductDetail,
+    ProvisionedProductStatus, ProvisionedProductViewFilterBy, RecordError as SdkRecordError, RecordStatus,
+    RecordTag as SdkRecordTag, ServiceActionSummary, Tag as SdkTag,
 };
 use aws_sdk_sqs::operation::send_message_batch::{SendMessageBatchInput, SendMessageBatchOutput};
 use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
@@ -41,11 +48,13 @@ use aws_smithy_runtime_api::http::StatusCode;
 use sc_action_runner::aws::servicecatalog::ServiceCatalogExecutor;
 use sc_action_runner::aws::sqs::SqsQueues;
 use sc_action_runner::error::{CallError, CallErrorKind, Disposition};
+use sc_action_runner::fleet::Candidate;
 use sc_action_runner::outcome::{
     RecordDetail, RecordErrorDetail, RecordTag, ResultError, ResultMessage, Source, SourceKind,
 };
 use sc_action_runner::ports::{
-    ActionExecutor, Execution, FifoIds, MessageSender, OutgoingMessage, ProvisionedProduct, ResultPublisher,
+    ActionExecutor, Execution, FifoIds, MessageSender, OutgoingMessage, ProvisionedProduct, ResourceOwners,
+    ResultPublisher,
 };
 use sc_action_runner::request::{AcceptLanguage, ProductRef};
 
@@ -1520,4 +1529,259 @@ async fn the_final_message_of_a_tracked_execution_gets_its_own_deduplication_id_
     assert_eq!(entries[0].message_deduplication_id(), Some("token-00"));
     assert_eq!(entries[1].message_deduplication_id(), Some("token-00-final"));
     assert_eq!(entries[0].message_group_id(), entries[1].message_group_id());
+}
+
+// ---------------------------------------------------------------------------------------------
+// SearchProvisionedProducts and DescribeServiceActionExecutionParameters (fleet and dry runs)
+// ---------------------------------------------------------------------------------------------
+
+fn attribute(
+    id: &str,
+    status: ProvisionedProductStatus,
+    kind: &str,
+    tags: &[(&str, &str)],
+) -> ProvisionedProductAttribute {
+    ProvisionedProductAttribute::builder()
+        .id(id)
+        .name(format!("name-of-{id}"))
+        .status(status)
+        .r#type(kind)
+        .product_id("prod-fleet0000001")
+        .provisioning_artifact_id("pa-fleet00000001")
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| SdkTag::builder().key(*k).value(*v).build().expect("valid tag"))
+                .collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn search_lists_every_page_at_account_level_with_the_query_and_maps_each_attribute() {
+    let seen = Seen::new();
+    let recorder = seen.clone();
+    let rule = mock!(aws_sdk_servicecatalog::Client::search_provisioned_products)
+        .match_requests(move |r| recorder.record(r))
+        .then_compute_output(|input: &SearchProvisionedProductsInput| match input.page_token() {
+            None => SearchProvisionedProductsOutput::builder()
+                .provisioned_products(attribute(
+                    "pp-1",
+                    ProvisionedProductStatus::Available,
+                    "CFN_STACK",
+                    &[("env", "prod")],
+                ))
+                .next_page_token("next")
+                .build(),
+            Some(_) => SearchProvisionedProductsOutput::builder()
+                .provisioned_products(attribute(
+                    "pp-2",
+                    ProvisionedProductStatus::Tainted,
+                    "TERRAFORM_OPEN_SOURCE",
+                    &[],
+                ))
+                .next_page_token("")
+                .build(),
+        });
+    let sc = service_catalog(&[&rule]);
+
+    let listed = sc
+        .search_provisioned_products(Some("productId:prod-fleet0000001"), Some(AcceptLanguage::En))
+        .await
+        .expect("listed");
+
+    let calls = seen.all();
+    assert_eq!(calls.len(), 2);
+    for call in &calls {
+        let filter = call.access_level_filter().expect("an access level filter");
+        assert_eq!(filter.key(), Some(&AccessLevelFilterKey::Account));
+        assert_eq!(filter.value(), Some("self"));
+        assert_eq!(call.page_size(), Some(100));
+        assert_eq!(call.accept_language(), Some("en"));
+        let filters = call.filters().expect("filters");
+        assert_eq!(
+            filters.get(&ProvisionedProductViewFilterBy::SearchQuery),
+            Some(&vec!["productId:prod-fleet0000001".to_owned()])
+        );
+    }
+    assert_eq!(calls[1].page_token(), Some("next"));
+    assert_eq!(
+        listed,
+        vec![
+            Candidate {
+                id: "pp-1".into(),
+                status: "AVAILABLE".into(),
+                product_type: "CFN_STACK".into(),
+                product_id: "prod-fleet0000001".into(),
+                provisioning_artifact_id: "pa-fleet00000001".into(),
+                tags: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+            },
+            Candidate {
+                id: "pp-2".into(),
+                status: "TAINTED".into(),
+                product_type: "TERRAFORM_OPEN_SOURCE".into(),
+                product_id: "prod-fleet0000001".into(),
+                provisioning_artifact_id: "pa-fleet00000001".into(),
+                tags: BTreeMap::new(),
+            }
+        ]
+    );
+}
+
+#[tokio::test]
+async fn search_without_a_query_sends_no_filter_and_its_errors_keep_their_disposition() {
+    let seen = Seen::new();
+    let recorder = seen.clone();
+    let rule = mock!(aws_sdk_servicecatalog::Client::search_provisioned_products)
+        .match_requests(move |r| recorder.record(r))
+        .then_output(|| SearchProvisionedProductsOutput::builder().build());
+    let listed = service_catalog(&[&rule])
+        .search_provisioned_products(None, None)
+        .await
+        .expect("listed");
+    assert!(listed.is_empty());
+    assert_eq!(seen.all()[0].filters(), None);
+
+    for case in [
+        ErrorCase::json(400, "ThrottlingException", Disposition::Retry, MAX_ATTEMPTS),
+        ErrorCase::json(400, "InvalidParametersException", Disposition::Reject, 1),
+    ] {
+        let rule = mock!(aws_sdk_servicecatalog::Client::search_provisioned_products)
+            .then_http_response(move || case.response());
+        let err = service_catalog(&[&rule])
+            .search_provisioned_products(None, None)
+            .await
+            .expect_err("refused");
+        case.check(&err, "SearchProvisionedProducts", rule.num_calls());
+    }
+}
+
+#[tokio::test]
+async fn action_parameters_are_asked_for_the_product_and_action_and_answered_by_name() {
+    let seen = Seen::new();
+    let recorder = seen.clone();
+    let rule = mock!(aws_sdk_servicecatalog::Client::describe_service_action_execution_parameters)
+        .match_requests(move |r| recorder.record(r))
+        .then_output(|| {
+            DescribeServiceActionExecutionParametersOutput::builder()
+                .service_action_parameters(
+                    ExecutionParameter::builder()
+                        .name("InstanceId")
+                        .r#type("TARGET")
+                        .build(),
+                )
+                .service_action_parameters(ExecutionParameter::builder().name("Mode").r#type("TEXT_VALUE").build())
+                .build()
+        });
+
+    let names = service_catalog(&[&rule])
+        .action_parameter_names("pp-1", "act-1", Some(AcceptLanguage::Jp))
+        .await
+        .expect("described");
+
+    assert_eq!(names, ["InstanceId", "Mode"]);
+    let call = &seen.all()[0];
+    assert_eq!(
+        (
+            call.provisioned_product_id(),
+            call.service_action_id(),
+            call.accept_language()
+        ),
+        (Some("pp-1"), Some("act-1"), Some("jp"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// GetResources (resourceArn requests)
+// ---------------------------------------------------------------------------------------------
+
+const INSTANCE: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60001";
+
+fn tagging(rules: &[&Rule]) -> ServiceCatalogExecutor {
+    let sc = mock_client!(aws_sdk_servicecatalog, RuleMode::MatchAny, &[]);
+    let tagging = mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, rules, |c| c
+        .retry_config(fast_retries()));
+    ServiceCatalogExecutor::new(sc).with_tagging(tagging)
+}
+
+fn mapping(arn: &str, tags: &[(&str, &str)]) -> ResourceTagMapping {
+    ResourceTagMapping::builder()
+        .resource_arn(arn)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| TaggingTag::builder().key(*k).value(*v).build().expect("valid tag"))
+                .collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn get_resources_asks_for_the_one_arn_and_answers_its_owner_tag() {
+    let seen = Seen::new();
+    let recorder = seen.clone();
+    let rule = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .match_requests(move |r| recorder.record(r))
+        .then_output(|| {
+            GetResourcesOutput::builder()
+                .resource_tag_mapping_list(mapping(
+                    INSTANCE,
+                    &[
+                        ("Name", "web-prod-1"),
+                        (
+                            "aws:servicecatalog:provisionedProductArn",
+                            "arn:aws:servicecatalog:us-east-1:123456789012:stack/web-prod/pp-webprod000001",
+                        ),
+                    ],
+                ))
+                .pagination_token("")
+                .build()
+        });
+
+    let owner = tagging(&[&rule]).owner_tag(INSTANCE).await.expect("answered");
+
+    assert_eq!(
+        owner.as_deref(),
+        Some("arn:aws:servicecatalog:us-east-1:123456789012:stack/web-prod/pp-webprod000001")
+    );
+    let call = &seen.all()[0];
+    assert_eq!(call.resource_arn_list(), [INSTANCE]);
+    assert_eq!(call.tag_filters(), []);
+}
+
+#[tokio::test]
+async fn a_resource_unknown_or_without_the_tag_has_no_owner() {
+    for output in [
+        GetResourcesOutput::builder().build(),
+        GetResourcesOutput::builder()
+            .resource_tag_mapping_list(mapping(INSTANCE, &[("Name", "bastion")]))
+            .build(),
+        GetResourcesOutput::builder()
+            .resource_tag_mapping_list(mapping(
+                "arn:aws:ec2:us-east-1:123456789012:instance/i-other",
+                &[(
+                    "aws:servicecatalog:provisionedProductArn",
+                    "arn:aws:servicecatalog:us-east-1:1:stack/x/pp-x",
+                )],
+            ))
+            .build(),
+    ] {
+        let rule = mock!(aws_sdk_resourcegroupstagging::Client::get_resources).then_output(move || output.clone());
+        assert_eq!(tagging(&[&rule]).owner_tag(INSTANCE).await.expect("answered"), None);
+    }
+}
+
+#[tokio::test]
+async fn tagging_api_errors_keep_their_own_codes_and_disposition() {
+    for case in [
+        ErrorCase::json(400, "ThrottledException", Disposition::Retry, MAX_ATTEMPTS),
+        ErrorCase::json(500, "InternalServiceException", Disposition::Retry, MAX_ATTEMPTS),
+        ErrorCase::json(400, "InvalidParameterException", Disposition::Reject, 1),
+        ErrorCase::json(400, "AccessDeniedException", Disposition::Reject, 1),
+    ] {
+        let rule =
+            mock!(aws_sdk_resourcegroupstagging::Client::get_resources).then_http_response(move || case.response());
+        let err = tagging(&[&rule]).owner_tag(INSTANCE).await.expect_err("refused");
+        assert_eq!(err.code(), case.code());
+        assert_eq!(err.disposition(), case.disposition, "{case:?}");
+        assert_eq!(err.operation(), "GetResources");
+    }
 }
