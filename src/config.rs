@@ -15,11 +15,19 @@ pub(crate) const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(3000)
 pub(crate) const DEFAULT_TRACK_FIRST_DELAY_SECONDS: u32 = 30;
 /// Default time tracking waits for a final status (`TRACK_TIMEOUT_SECONDS`).
 pub(crate) const DEFAULT_TRACK_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Default time resolved names are kept (`NAME_CACHE_SECONDS`).
+pub(crate) const DEFAULT_NAME_CACHE: Duration = Duration::from_secs(60);
+/// Default first back-off of a record handed back for a retryable error (`RETRY_BACKOFF_SECONDS`).
+pub(crate) const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_secs(2);
+/// Default longest back-off (`RETRY_BACKOFF_MAX_SECONDS`).
+pub(crate) const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// SQS's longest visibility timeout: 12 hours.
+const MAX_VISIBILITY_SECONDS: u64 = 43_200;
 /// Default limit on one attempt of an AWS call (connect, send, answer); the SDK makes up to 3 attempts.
 pub(crate) const DEFAULT_SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything the function reads from its environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Where one result message per request is sent (`RESULTS_QUEUE_URL`, required).
     pub results_queue_url: String,
@@ -44,6 +52,17 @@ pub struct Config {
     pub requests_queue_url: Option<String>,
     /// CloudWatch namespace of the metrics (`METRICS_NAMESPACE`); `None` when they are off.
     pub metrics_namespace: Option<String>,
+    /// At most this many Service Catalog calls a second from this environment
+    /// (`SC_MAX_CALLS_PER_SECOND`); `None` = no pacing.
+    pub max_calls_per_second: Option<f64>,
+    /// How long resolved names are kept (`NAME_CACHE_SECONDS`, 0 = not at all).
+    pub name_cache_ttl: Duration,
+    /// A record handed back for a retryable error comes back after about this long on its first
+    /// receive, twice as long on each next one (`RETRY_BACKOFF_SECONDS`; 0 = leave it to the
+    /// queue's visibility timeout) …
+    pub retry_backoff: Duration,
+    /// … but never later than this (`RETRY_BACKOFF_MAX_SECONDS`).
+    pub retry_backoff_max: Duration,
     /// The metrics' `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda; `local`
     /// without it).
     pub function_name: String,
@@ -163,6 +182,25 @@ impl Config {
             requests_queue_url,
             metrics_namespace,
             function_name: crate::metrics::function_name_dimension(lookup("AWS_LAMBDA_FUNCTION_NAME").as_deref()),
+            max_calls_per_second: max_calls_per_second(non_empty("SC_MAX_CALLS_PER_SECOND"))?,
+            name_cache_ttl: Duration::from_secs(number_in(
+                "NAME_CACHE_SECONDS",
+                non_empty("NAME_CACHE_SECONDS"),
+                0..=86_400u64,
+                DEFAULT_NAME_CACHE.as_secs(),
+            )?),
+            retry_backoff: Duration::from_secs(number_in(
+                "RETRY_BACKOFF_SECONDS",
+                non_empty("RETRY_BACKOFF_SECONDS"),
+                0..=43_200u64,
+                DEFAULT_RETRY_BACKOFF.as_secs(),
+            )?),
+            retry_backoff_max: Duration::from_secs(number_in(
+                "RETRY_BACKOFF_MAX_SECONDS",
+                non_empty("RETRY_BACKOFF_MAX_SECONDS"),
+                1..=MAX_VISIBILITY_SECONDS,
+                DEFAULT_RETRY_BACKOFF_MAX.as_secs(),
+            )?),
         })
     }
 }
@@ -197,6 +235,18 @@ where
                 range.start(),
                 range.end()
             ),
+        }),
+    }
+}
+
+/// `SC_MAX_CALLS_PER_SECOND`: a positive number of calls a second (fractions allowed), or unset.
+fn max_calls_per_second(raw: Option<String>) -> Result<Option<f64>, ConfigError> {
+    let Some(v) = raw else { return Ok(None) };
+    match v.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000.0 => Ok(Some(rate)),
+        _ => Err(ConfigError::Invalid {
+            name: "SC_MAX_CALLS_PER_SECOND",
+            reason: format!("expected calls per second, more than 0 and at most 10000 (e.g. 4 or 0.5), got {v:?}"),
         }),
     }
 }
@@ -300,6 +350,10 @@ mod tests {
         assert!(!is_fifo_queue(&c.results_queue_url));
         assert_eq!(c.tracking, None);
         assert_eq!(c.requests_queue_url, None);
+        assert_eq!(c.max_calls_per_second, None);
+        assert_eq!(c.name_cache_ttl, Duration::from_secs(60));
+        assert_eq!(c.retry_backoff, Duration::from_secs(2));
+        assert_eq!(c.retry_backoff_max, Duration::from_secs(300));
         assert_eq!(c.metrics_namespace.as_deref(), Some("ScActionRunner"));
     }
 
@@ -355,6 +409,22 @@ mod tests {
             err.contains("TRACKING_QUEUE_URL") && err.contains("cannot delay single messages"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn throughput_settings_are_read() {
+        let c = config(&[
+            URL,
+            ("SC_MAX_CALLS_PER_SECOND", "0.5"),
+            ("NAME_CACHE_SECONDS", "0"),
+            ("RETRY_BACKOFF_SECONDS", "0"),
+            ("RETRY_BACKOFF_MAX_SECONDS", "43200"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_calls_per_second, Some(0.5));
+        assert_eq!(c.name_cache_ttl, Duration::ZERO);
+        assert_eq!(c.retry_backoff, Duration::ZERO);
+        assert_eq!(c.retry_backoff_max, Duration::from_secs(43_200));
     }
 
     #[test]
@@ -434,6 +504,11 @@ mod tests {
             ("RESULTS_QUEUE_URL", "results"),
             ("TRACKING_QUEUE_URL", "requests"),
             ("REQUESTS_QUEUE_URL", "sqs://requests"),
+            ("SC_MAX_CALLS_PER_SECOND", "0"),
+            ("SC_MAX_CALLS_PER_SECOND", "fast"),
+            ("NAME_CACHE_SECONDS", "-1"),
+            ("RETRY_BACKOFF_MAX_SECONDS", "43201"),
+            ("RETRY_BACKOFF_MAX_SECONDS", "0"),
             ("METRICS_NAMESPACE", "AWS/Lambda"),
         ] {
             let vars = if name == "RESULTS_QUEUE_URL" {

@@ -23,6 +23,36 @@ pub struct WorkItem {
     pub payload: Result<Value, RequestError>,
     /// `MessageGroupId` of an SQS FIFO record.
     pub message_group_id: Option<String>,
+    /// How to change the message's visibility (SQS records only).
+    pub receipt: Option<Receipt>,
+}
+
+/// What it takes to change an SQS message's visibility: its queue, its receipt handle, and how
+/// often it was received so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub queue_url: String,
+    pub handle: String,
+    /// `ApproximateReceiveCount` (1 on the first receive).
+    pub receive_count: u32,
+}
+
+/// The queue URL of an SQS queue ARN (`arn:PARTITION:sqs:REGION:ACCOUNT:NAME`). The SDK sends it
+/// as `QueueUrl` to whatever endpoint it is configured with.
+pub(crate) fn queue_url_of(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [_, partition, "sqs", region, account, name] = parts.as_slice() else {
+        return None;
+    };
+    if region.is_empty() || account.is_empty() || name.is_empty() {
+        return None;
+    }
+    let domain = if partition.starts_with("aws-cn") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    Some(format!("https://sqs.{region}.{domain}/{account}/{name}"))
 }
 
 /// The payload is left out: parameter values can be secrets, and a stray `{:?}` must not leak them.
@@ -37,6 +67,7 @@ impl fmt::Debug for WorkItem {
             .field("token_source", &self.token_source)
             .field("payload", &format_args!("{payload}"))
             .field("message_group_id", &self.message_group_id)
+            .field("receipt", &self.receipt.as_ref().map(|r| r.receive_count))
             .finish()
     }
 }
@@ -109,6 +140,7 @@ pub fn classify(event: Value, request_id: &str) -> Result<Inbound, EventError> {
             token_source,
             payload,
             message_group_id: None,
+            receipt: None,
         }));
     }
 
@@ -121,6 +153,7 @@ pub fn classify(event: Value, request_id: &str) -> Result<Inbound, EventError> {
             token_source: TokenSource::LambdaRequest(request_id.to_owned()),
             payload: Ok(Value::Object(obj)),
             message_group_id: None,
+            receipt: None,
         }));
     }
 
@@ -155,10 +188,9 @@ fn sqs_batch(records: Value) -> Result<Inbound, EventError> {
             .and_then(|a| a.get("MessageGroupId"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let from_fifo_arn = record
-            .get("eventSourceARN")
-            .and_then(Value::as_str)
-            .is_some_and(|a| a.ends_with(".fifo"));
+        let source_arn = record.get("eventSourceARN").and_then(Value::as_str);
+        let from_fifo_arn = source_arn.is_some_and(|a| a.ends_with(".fifo"));
+        let receipt = receipt(&record, source_arn);
         fifo |= message_group_id.is_some() || from_fifo_arn;
 
         let (token_source, payload) = match record.remove("body") {
@@ -183,9 +215,27 @@ fn sqs_batch(records: Value) -> Result<Inbound, EventError> {
             token_source,
             payload,
             message_group_id,
+            receipt,
         });
     }
     Ok(Inbound::Sqs { items, fifo })
+}
+
+/// The record's receipt, when it has a receipt handle and its queue is known.
+fn receipt(record: &Map<String, Value>, source_arn: Option<&str>) -> Option<Receipt> {
+    let handle = non_empty_str(record.get("receiptHandle"))?.to_owned();
+    let queue_url = queue_url_of(source_arn?)?;
+    let receive_count = record
+        .get("attributes")
+        .and_then(|a| a.get("ApproximateReceiveCount"))
+        .and_then(Value::as_str)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    Some(Receipt {
+        queue_url,
+        handle,
+        receive_count,
+    })
 }
 
 /// An SQS body is a request, or an EventBridge event whose `detail` is the request (what an
@@ -530,6 +580,39 @@ mod tests {
             .message
             .contains("must be a string"));
         assert!(items[1].payload.as_ref().unwrap_err().message.contains("has no body"));
+    }
+
+    #[test]
+    fn an_sqs_record_carries_its_receipt_and_receive_count() {
+        let mut r = sqs_record("m-1", "{}");
+        r["attributes"]["ApproximateReceiveCount"] = json!("3");
+        let Inbound::Sqs { items, .. } = classify(json!({"Records": [r]}), "req").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            items[0].receipt,
+            Some(Receipt {
+                queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/requests".into(),
+                handle: "rh".into(),
+                receive_count: 3,
+            })
+        );
+        assert_eq!(
+            queue_url_of("arn:aws-cn:sqs:cn-north-1:1:q.fifo").as_deref(),
+            Some("https://sqs.cn-north-1.amazonaws.com.cn/1/q.fifo")
+        );
+        assert_eq!(queue_url_of("arn:aws:sns:us-east-1:1:topic"), None);
+        assert_eq!(queue_url_of("not an arn"), None);
+    }
+
+    #[test]
+    fn a_work_items_debug_shows_no_payload() {
+        let body = r#"{"provisionedProductId":"pp-1","serviceActionId":"act-1","parameters":{"Password":["hunter2"]}}"#;
+        let event = json!({"Records": [sqs_record("m-1", body)]});
+        let inbound = classify(event, "req").unwrap();
+        let shown = format!("{inbound:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("Password"), "{shown}");
+        assert!(shown.contains("m-1"), "{shown}");
     }
 
     #[test]

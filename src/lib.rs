@@ -5,6 +5,8 @@
 //! tested with fakes of the two ports in [`ports`].
 
 pub mod aws;
+pub mod backoff;
+mod cache;
 pub mod config;
 pub mod deadline;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod handler;
 pub mod logging;
 pub mod metrics;
 pub mod outcome;
+pub mod pace;
 pub mod ports;
 pub mod request;
 pub mod resource;

@@ -10,6 +10,7 @@ use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
 use sc_action_runner::aws::servicecatalog::ServiceCatalogExecutor;
 use sc_action_runner::aws::sqs::SqsQueues;
 use sc_action_runner::deadline::deadline_from_runtime;
+use sc_action_runner::pace::Pace;
 use sc_action_runner::{Config, Handler, Invocation};
 use serde_json::Value;
 
@@ -30,8 +31,11 @@ async fn main() -> Result<(), Error> {
         .timeout_config(timeouts)
         .load()
         .await;
-    let executor = ServiceCatalogExecutor::new(aws_sdk_servicecatalog::Client::new(&sdk))
+    let mut executor = ServiceCatalogExecutor::new(aws_sdk_servicecatalog::Client::new(&sdk))
         .with_tagging(aws_sdk_resourcegroupstagging::Client::new(&sdk));
+    if let Some(rate) = config.max_calls_per_second {
+        executor = executor.with_pace(std::sync::Arc::new(Pace::per_second(rate)));
+    }
     let queues = SqsQueues::new(aws_sdk_sqs::Client::new(&sdk), config.results_queue_url.clone());
     let handler = Handler::new(config, executor, queues);
     let handler = &handler;

@@ -147,6 +147,28 @@ pub trait MessageSender: Send + Sync {
     ) -> impl Future<Output = Vec<Result<(), CallError>>> + Send;
 }
 
+/// Where a handed-back message comes back: SQS ChangeMessageVisibility.
+pub trait VisibilityChanger: Send + Sync {
+    /// Makes the message invisible for `seconds` from now.
+    fn change_visibility(
+        &self,
+        queue_url: &str,
+        receipt_handle: &str,
+        seconds: u32,
+    ) -> impl Future<Output = Result<(), CallError>> + Send;
+}
+
+impl<T: VisibilityChanger> VisibilityChanger for std::sync::Arc<T> {
+    fn change_visibility(
+        &self,
+        queue_url: &str,
+        receipt_handle: &str,
+        seconds: u32,
+    ) -> impl Future<Output = Result<(), CallError>> + Send {
+        (**self).change_visibility(queue_url, receipt_handle, seconds)
+    }
+}
+
 /// A shared port is a port: lets callers keep a handle on what they lend the handler.
 impl<T: ActionExecutor> ActionExecutor for std::sync::Arc<T> {
     fn describe_provisioned_product(

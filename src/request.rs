@@ -24,7 +24,7 @@ pub(crate) const MAX_PARAMETER_VALUE_LEN: usize = 512;
 pub(crate) const MAX_IDEMPOTENCY_KEY_LEN: usize = 1024;
 
 /// The provisioned product, as the message names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ProductRef {
     Id(String),
     Name(String),

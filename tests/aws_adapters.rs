@@ -40,6 +40,7 @@ use aws_sdk_servicecatalog::types::{
     ProvisionedProductStatus, ProvisionedProductViewFilterBy, RecordError as SdkRecordError, RecordStatus,
     RecordTag as SdkRecordTag, ServiceActionSummary, Tag as SdkTag,
 };
+use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityOutput;
 use aws_sdk_sqs::operation::send_message_batch::{SendMessageBatchInput, SendMessageBatchOutput};
 use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
@@ -52,9 +53,10 @@ use sc_action_runner::fleet::Candidate;
 use sc_action_runner::outcome::{
     RecordDetail, RecordErrorDetail, RecordTag, ResultError, ResultMessage, Source, SourceKind,
 };
+use sc_action_runner::pace::Pace;
 use sc_action_runner::ports::{
     ActionExecutor, Execution, FifoIds, MessageSender, OutgoingMessage, ProvisionedProduct, ResourceOwners,
-    ResultPublisher,
+    ResultPublisher, VisibilityChanger,
 };
 use sc_action_runner::request::{AcceptLanguage, ProductRef};
 
@@ -1784,4 +1786,59 @@ async fn tagging_api_errors_keep_their_own_codes_and_disposition() {
         assert_eq!(err.disposition(), case.disposition, "{case:?}");
         assert_eq!(err.operation(), "GetResources");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ChangeMessageVisibility (back-off) and pacing
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_visibility_change_names_the_queue_the_receipt_and_the_seconds() {
+    let seen = Seen::new();
+    let recorder = seen.clone();
+    let rule = mock!(aws_sdk_sqs::Client::change_message_visibility)
+        .match_requests(move |r| recorder.record(r))
+        .then_output(|| ChangeMessageVisibilityOutput::builder().build());
+    let queues = sqs(&[&rule], RESULTS_QUEUE);
+
+    queues
+        .change_visibility(REQUESTS_QUEUE, "AQEB-handle", 37)
+        .await
+        .expect("changed");
+
+    let call = &seen.all()[0];
+    assert_eq!(call.queue_url(), Some(REQUESTS_QUEUE));
+    assert_eq!(call.receipt_handle(), Some("AQEB-handle"));
+    assert_eq!(call.visibility_timeout(), Some(37));
+}
+
+#[tokio::test]
+async fn a_refused_visibility_change_is_an_error_the_caller_may_ignore() {
+    let rule = mock!(aws_sdk_sqs::Client::change_message_visibility)
+        .then_http_response(|| json_error(400, "ReceiptHandleIsInvalid", "The receipt handle has expired"));
+    let err = sqs(&[&rule], RESULTS_QUEUE)
+        .change_visibility(REQUESTS_QUEUE, "stale", 10)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.operation(), "ChangeMessageVisibility");
+    assert_eq!(err.code(), "ReceiptHandleIsInvalid");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_pace_every_service_catalog_call_waits_its_turn() {
+    let rule =
+        mock!(aws_sdk_servicecatalog::Client::execute_provisioned_product_service_action).then_output(created_output);
+    let sc = service_catalog(&[&rule]).with_pace(Arc::new(Pace::per_second(2.0)));
+    let parameters = BTreeMap::new();
+    let started = tokio::time::Instant::now();
+
+    let mut at = Vec::new();
+    for _ in 0..5 {
+        sc.execute(execution(&parameters)).await.expect("executed");
+        at.push(started.elapsed().as_millis());
+    }
+
+    // A burst of two at once, then one every 500 ms.
+    assert_eq!(at, [0, 0, 500, 1000, 1500]);
+    assert_eq!(rule.num_calls(), 5);
 }

@@ -4,10 +4,13 @@ use aws_sdk_servicecatalog::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_servicecatalog::types;
 use aws_sdk_servicecatalog::Client;
 
+use std::sync::Arc;
+
 use super::call_error;
 use crate::error::CallError;
 use crate::fleet::Candidate;
 use crate::outcome::{RecordDetail, RecordErrorDetail, RecordOutput, RecordTag};
+use crate::pace::Pace;
 use crate::ports::{ActionExecutor, DescribedRecord, Execution, ProvisionedProduct, ResourceOwners};
 use crate::request::{AcceptLanguage, ProductRef};
 
@@ -26,6 +29,8 @@ const MAX_SEARCH_PAGES: usize = 1000;
 
 /// The largest page ListServiceActionsForProvisioningArtifact and DescribeRecord return.
 const PAGE_SIZE: i32 = 20;
+/// ListServiceActionsForProvisioningArtifact pages read at most (2,000 actions).
+const MAX_ACTION_PAGES: usize = 100;
 /// DescribeRecord pages read at most (2,000 outputs).
 const MAX_RECORD_PAGES: usize = 100;
 
@@ -35,11 +40,29 @@ const MAX_RECORD_PAGES: usize = 100;
 pub struct ServiceCatalogExecutor {
     client: Client,
     tagging: Option<aws_sdk_resourcegroupstagging::Client>,
+    pace: Option<Arc<Pace>>,
 }
 
 impl ServiceCatalogExecutor {
     pub fn new(client: Client) -> Self {
-        Self { client, tagging: None }
+        Self {
+            client,
+            tagging: None,
+            pace: None,
+        }
+    }
+
+    /// The same executor, every Service Catalog call (each page too) waiting its turn in `pace`.
+    pub fn with_pace(mut self, pace: Arc<Pace>) -> Self {
+        self.pace = Some(pace);
+        self
+    }
+
+    /// Waits until the next Service Catalog call may go out.
+    async fn paced(&self) {
+        if let Some(pace) = &self.pace {
+            pace.acquire().await;
+        }
     }
 
     /// The same executor, able to answer `resourceArn` requests through `tagging`.
@@ -91,6 +114,7 @@ impl ActionExecutor for ServiceCatalogExecutor {
             ProductRef::Id(id) => request.id(id),
             ProductRef::Name(name) => request.name(name),
         };
+        self.paced().await;
         let output = request.send().await.map_err(|e| call_error(DESCRIBE, e))?;
         let detail = output
             .provisioned_product_detail()
@@ -115,19 +139,27 @@ impl ActionExecutor for ServiceCatalogExecutor {
         name: &str,
         accept_language: Option<AcceptLanguage>,
     ) -> Result<Option<String>, CallError> {
-        let mut pages = self
-            .client
-            .list_service_actions_for_provisioning_artifact()
-            .product_id(product_id)
-            .provisioning_artifact_id(provisioning_artifact_id)
-            .set_accept_language(accept_language.map(lang))
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| call_error(LIST_ACTIONS, e))?;
+        let mut page_token: Option<String> = None;
+        // Pages of 20; a token that never ends is a broken endpoint.
+        for _ in 0..MAX_ACTION_PAGES {
+            self.paced().await;
+            let page = self
+                .client
+                .list_service_actions_for_provisioning_artifact()
+                .product_id(product_id)
+                .provisioning_artifact_id(provisioning_artifact_id)
+                .set_accept_language(accept_language.map(lang))
+                .page_size(PAGE_SIZE)
+                .set_page_token(page_token.take())
+                .send()
+                .await
+                .map_err(|e| call_error(LIST_ACTIONS, e))?;
             if let Some(found) = page.service_action_summaries().iter().find(|s| s.name() == Some(name)) {
                 return Ok(found.id().map(str::to_owned));
+            }
+            match page.next_page_token() {
+                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
+                _ => break,
             }
         }
         Ok(None)
@@ -135,6 +167,7 @@ impl ActionExecutor for ServiceCatalogExecutor {
 
     async fn execute(&self, execution: Execution<'_>) -> Result<RecordDetail, CallError> {
         let parameters = (!execution.parameters.is_empty()).then(|| execution.parameters.clone().into_iter().collect());
+        self.paced().await;
         let output = self
             .client
             .execute_provisioned_product_service_action()
@@ -161,6 +194,7 @@ impl ActionExecutor for ServiceCatalogExecutor {
         let mut page_token: Option<String> = None;
         // Outputs come 20 to a page; a token that never ends is a broken endpoint, not a record.
         for _ in 0..MAX_RECORD_PAGES {
+            self.paced().await;
             let page = self
                 .client
                 .describe_record()
@@ -205,6 +239,7 @@ impl ActionExecutor for ServiceCatalogExecutor {
         let mut listed = Vec::new();
         let mut page_token = None;
         for _ in 0..MAX_SEARCH_PAGES {
+            self.paced().await;
             let page = self.search_page(search_query, accept_language, page_token).await?;
             listed.extend(page.provisioned_products().iter().map(candidate));
             match page.next_page_token() {
@@ -229,6 +264,7 @@ impl ActionExecutor for ServiceCatalogExecutor {
         service_action_id: &str,
         accept_language: Option<AcceptLanguage>,
     ) -> Result<Vec<String>, CallError> {
+        self.paced().await;
         let output = self
             .client
             .describe_service_action_execution_parameters()

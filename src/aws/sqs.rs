@@ -11,7 +11,7 @@ use super::call_error;
 use crate::config::is_fifo_queue;
 use crate::error::CallError;
 use crate::outcome::ResultMessage;
-use crate::ports::{MessageSender, OutgoingMessage, ResultPublisher};
+use crate::ports::{MessageSender, OutgoingMessage, ResultPublisher, VisibilityChanger};
 
 const SEND: &str = "SendMessageBatch";
 /// The most entries SendMessageBatch takes.
@@ -220,5 +220,19 @@ impl MessageSender for SqsQueues {
             .map(|(index, message)| (index, Self::message_entry(index % BATCH, message)))
             .collect();
         self.send_all(queue_url, prepared).await
+    }
+}
+
+impl VisibilityChanger for SqsQueues {
+    async fn change_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<(), CallError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(i32::try_from(seconds).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| call_error("ChangeMessageVisibility", e))
     }
 }

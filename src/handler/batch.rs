@@ -15,8 +15,9 @@ use tracing::{info, warn};
 
 use super::record::RecordRun;
 use super::{Context, Deliveries, HandBack, Handler, InvocationError};
+use crate::backoff::visibility_seconds;
 use crate::event::WorkItem;
-use crate::ports::{ActionExecutor, MessageSender, ResourceOwners, ResultPublisher};
+use crate::ports::{ActionExecutor, MessageSender, ResourceOwners, ResultPublisher, VisibilityChanger};
 
 /// What became of one record: acknowledged, or handed back for this reason.
 type RecordEnd = Result<(), HandBack>;
@@ -24,7 +25,7 @@ type RecordEnd = Result<(), HandBack>;
 impl<E, Q> Handler<E, Q>
 where
     E: ActionExecutor + ResourceOwners,
-    Q: ResultPublisher + MessageSender,
+    Q: ResultPublisher + MessageSender + VisibilityChanger,
 {
     pub(super) async fn handle_batch(
         &self,
@@ -51,6 +52,7 @@ where
                 }
             }
         }
+        self.back_off(&items, &ends, &handed_back, ctx).await;
         info!(
             records = items.len(),
             acknowledged = items.len() - handed_back.len(),
@@ -134,6 +136,48 @@ where
                 None => sent,
             })
             .collect()
+    }
+}
+
+impl<E, Q> Handler<E, Q>
+where
+    E: ActionExecutor + ResourceOwners,
+    Q: ResultPublisher + MessageSender + VisibilityChanger,
+{
+    /// Records handed back for a retryable error come back after an exponential back-off in their
+    /// receive count instead of the queue's visibility timeout (`RETRY_BACKOFF_SECONDS`). A change
+    /// that fails only means the record comes back at the usual time: the hand-back stands.
+    async fn back_off(&self, items: &[WorkItem], ends: &[RecordEnd], handed_back: &BTreeSet<usize>, ctx: &Context) {
+        if self.config.retry_backoff.is_zero() {
+            return;
+        }
+        let changes = handed_back.iter().filter_map(|&index| {
+            let receipt = items[index].receipt.as_ref()?;
+            let cause = ends[index].as_ref().err()?;
+            if !cause.backs_off() {
+                return None;
+            }
+            let seconds = visibility_seconds(
+                receipt.receive_count,
+                self.config.retry_backoff,
+                self.config.retry_backoff_max,
+                &receipt.handle,
+            );
+            Some(async move {
+                let changed = self
+                    .queues
+                    .change_visibility(&receipt.queue_url, &receipt.handle, seconds)
+                    .await;
+                match changed {
+                    Ok(()) => info!(message_id = %items[index].source.id, seconds, "comes back after its back-off"),
+                    Err(e) => warn!(message_id = %items[index].source.id, error = %e, "back-off not set; it comes back after the queue's visibility timeout"),
+                }
+            })
+        });
+        let all = futures::future::join_all(changes);
+        if ctx.budget.bound_publish(all).await.is_none() {
+            warn!("back-offs not all set before the deadline; those records come back after the queue's visibility timeout");
+        }
     }
 }
 
@@ -230,6 +274,7 @@ mod tests {
             token_source: crate::token::TokenSource::SqsMessage("m".into()),
             payload: Ok(serde_json::Value::Null),
             message_group_id: group.map(str::to_owned),
+            receipt: None,
         };
         let items = [
             item(Some("b")),

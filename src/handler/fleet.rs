@@ -12,14 +12,16 @@ use crate::event::WorkItem;
 use crate::fleet::{child_body, child_key, plan, FleetSummary, Parent, Plan, Selection};
 use crate::metrics::Metric;
 use crate::outcome::ResultMessage;
-use crate::ports::{ActionExecutor, FifoIds, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher};
+use crate::ports::{
+    ActionExecutor, FifoIds, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher, VisibilityChanger,
+};
 use crate::request::{ActionRef, ActionRequest};
 use crate::token::digest;
 
 impl<E, Q> Handler<E, Q>
 where
     E: ActionExecutor + ResourceOwners,
-    Q: ResultPublisher + MessageSender,
+    Q: ResultPublisher + MessageSender + VisibilityChanger,
 {
     /// A fleet request; its token is the fleet run id.
     pub(super) async fn run_fleet(

@@ -5,6 +5,7 @@
 mod batch;
 mod fleet;
 mod record;
+mod resolve;
 mod track;
 
 use std::sync::Mutex;
@@ -12,13 +13,16 @@ use std::sync::Mutex;
 use serde_json::Value;
 use tracing::warn;
 
+use crate::cache::NameCache;
 use crate::config::Config;
 use crate::deadline::Budget;
 use crate::error::{CallError, RecordError};
 use crate::event::{classify, EventError, Inbound, WorkItem};
 use crate::metrics::{unix_millis, InvocationMetrics, Metric};
 use crate::outcome::{Outcome, ResultMessage};
-use crate::ports::{ActionExecutor, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher};
+use crate::ports::{
+    ActionExecutor, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher, VisibilityChanger,
+};
 
 /// What the handler needs of the Lambda invocation context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +72,15 @@ pub enum HandBack {
 }
 
 impl HandBack {
+    /// Whether the record should come back after a back-off rather than at once or after the
+    /// queue's visibility timeout: a failure that a little time may cure.
+    pub fn backs_off(&self) -> bool {
+        matches!(
+            self,
+            HandBack::Retryable(_) | HandBack::NotPublished(_) | HandBack::FollowUpNotSent(_)
+        )
+    }
+
     /// Whether Service Catalog (not SQS) refused a call for its rate, after the SDK's retries.
     pub fn is_throttling(&self) -> bool {
         matches!(self, HandBack::Retryable(RecordError::Call(e)) if e.is_throttling() && !e.operation().starts_with("SendMessage"))
@@ -137,20 +150,23 @@ pub struct Handler<E, Q> {
     /// one accumulator serves; it is emptied at the end of each invocation.
     metrics: Mutex<InvocationMetrics>,
     metrics_out: MetricsOut,
+    /// What names resolved to, kept for `NAME_CACHE_SECONDS` in the warm environment.
+    names: Mutex<NameCache>,
 }
 
 impl<E, Q> Handler<E, Q>
 where
     E: ActionExecutor + ResourceOwners,
-    Q: ResultPublisher + MessageSender,
+    Q: ResultPublisher + MessageSender + VisibilityChanger,
 {
     pub fn new(config: Config, executor: E, queues: Q) -> Self {
         Self {
-            config,
             executor,
             queues,
             metrics: Mutex::new(InvocationMetrics::new()),
             metrics_out: Box::new(print_line),
+            names: Mutex::new(NameCache::new(config.name_cache_ttl)),
+            config,
         }
     }
 

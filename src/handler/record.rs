@@ -6,15 +6,15 @@
 
 use tracing::{field::Empty, info, info_span, warn, Instrument, Span};
 
+use super::resolve::{CacheKey, Lookup, Resolved};
 use super::{Context, HandBack, Handler};
 use crate::error::{Disposition, RecordError};
 use crate::event::WorkItem;
 use crate::outcome::{DryRunReport, RecordDetail, ResultMessage};
 use crate::ports::{
-    ActionExecutor, Execution, MessageSender, OutgoingMessage, ProvisionedProduct, ResourceOwners, ResultPublisher,
+    ActionExecutor, Execution, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher, VisibilityChanger,
 };
-use crate::request::{parse_request, AcceptLanguage, ActionRef, ActionRequest, ProductRef, Target};
-use crate::resource::{parse_owner_tag, OWNER_TAG};
+use crate::request::{parse_request, AcceptLanguage, ActionRequest, ProductRef, Target};
 use crate::token::execute_token;
 use crate::tracking::tracking_message;
 
@@ -65,11 +65,18 @@ fn stamp(result: &mut ResultMessage, request: &ActionRequest) {
     }
 }
 
-/// The ids a request resolved to, and the product's description when it was fetched on the way.
-struct Resolved {
-    provisioned_product_id: String,
-    service_action_id: String,
-    described: Option<ProvisionedProduct>,
+/// How a single-product request names its product.
+#[derive(Debug, Clone, Copy)]
+enum One<'a> {
+    Product(&'a ProductRef),
+    Resource(&'a str),
+}
+
+/// One try at a single-product request: its end, or the cache entries that proved stale (an Execute
+/// after a cached resolution found the resource gone), which calls for one more, fresh try.
+enum Attempt {
+    Done(RecordRun),
+    Stale(Vec<CacheKey>),
 }
 
 /// Why a request did not run, with the ids known by then (a REJECTED result reports them).
@@ -97,7 +104,7 @@ impl Failure {
 impl<E, Q> Handler<E, Q>
 where
     E: ActionExecutor + ResourceOwners,
-    Q: ResultPublisher + MessageSender,
+    Q: ResultPublisher + MessageSender + VisibilityChanger,
 {
     /// Runs one record within the budget: not started when no time is left, abandoned (handed
     /// back) when its calls have not finished by the end of the work time.
@@ -148,31 +155,78 @@ where
 
         let run = match &request.target {
             Target::Fleet(selection) => self.run_fleet(item, &request, selection, token).await,
-            Target::Product(product) => self.run_product(item, &request, product, token).await,
-            Target::Resource(arn) => match self.owner_of(arn, ctx).await {
-                Ok(id) => self.run_product(item, &request, &ProductRef::Id(id), token).await,
-                Err(failure) => finish_failed(item, token, failure),
-            },
+            Target::Product(product) => self.run_single(item, &request, One::Product(product), token, ctx).await,
+            Target::Resource(arn) => self.run_single(item, &request, One::Resource(arn), token, ctx).await,
         };
         run.stamped(&request)
     }
 
-    /// One product: resolve, then execute (or, for a dry run, check and report).
-    async fn run_product(
+    /// One product: a try with the name cache, and — when a cached name proved stale — one more
+    /// with fresh lookups, under the same token.
+    async fn run_single(
         &self,
         item: &WorkItem,
         request: &ActionRequest,
-        product: &ProductRef,
+        one: One<'_>,
         token: String,
+        ctx: &Context,
     ) -> RecordRun {
-        let language = request.accept_language.or(self.config.default_accept_language);
-        let ids = match self.resolve(product, &request.action, language).await {
-            Ok(ids) => ids,
-            Err(failure) => return finish_failed(item, token, failure),
-        };
-        if request.dry_run {
-            return self.dry_run(item, request, ids, token, language).await;
+        match self
+            .attempt(item, request, one, token.clone(), ctx, Lookup::Cached)
+            .await
+        {
+            Attempt::Done(run) => run,
+            Attempt::Stale(keys) => {
+                info!("a cached name was stale; resolving afresh and executing again with the same token");
+                self.forget(&keys);
+                match self.attempt(item, request, one, token, ctx, Lookup::Fresh).await {
+                    Attempt::Done(run) => run,
+                    // A fresh try relies on no cache entry, so it never ends stale.
+                    Attempt::Stale(_) => RecordRun::HandBack(HandBack::NotStarted),
+                }
+            }
         }
+    }
+
+    /// Resolve the product (by id, name or owned resource) and the action, then execute (or, for
+    /// a dry run, check and report).
+    async fn attempt(
+        &self,
+        item: &WorkItem,
+        request: &ActionRequest,
+        one: One<'_>,
+        token: String,
+        ctx: &Context,
+        lookup: Lookup,
+    ) -> Attempt {
+        let language = request.accept_language.or(self.config.default_accept_language);
+        let (product, owner_key) = match one {
+            One::Resource(arn) => match self.owner_of(arn, ctx, lookup).await {
+                Ok((id, key)) => (ProductRef::Id(id), key),
+                Err(failure) => return Attempt::Done(finish_failed(item, token, failure)),
+            },
+            One::Product(product) => (product.clone(), None),
+        };
+        let mut ids = match self.resolve(&product, &request.action, language, lookup).await {
+            Ok(ids) => ids,
+            Err(failure) => return Attempt::Done(finish_failed(item, token, failure)),
+        };
+        ids.cached.extend(owner_key);
+        if request.dry_run {
+            return Attempt::Done(self.dry_run(item, request, ids, token, language).await);
+        }
+        self.execute(item, request, ids, token, language, lookup).await
+    }
+
+    async fn execute(
+        &self,
+        item: &WorkItem,
+        request: &ActionRequest,
+        ids: Resolved,
+        token: String,
+        language: Option<AcceptLanguage>,
+        lookup: Lookup,
+    ) -> Attempt {
         let execution = Execution {
             provisioned_product_id: &ids.provisioned_product_id,
             service_action_id: &ids.service_action_id,
@@ -187,9 +241,12 @@ where
             Ok(detail) => {
                 let mut result = executed_result(item, token, ids, detail);
                 stamp(&mut result, request);
-                self.after_executed(result, request.accept_language).await
+                Attempt::Done(self.after_executed(result, request.accept_language).await)
             }
-            Err(e) => finish_failed(item, token, Failure::with(e, &ids)),
+            Err(e) if lookup == Lookup::Cached && !ids.cached.is_empty() && e.code() == "ResourceNotFoundException" => {
+                Attempt::Stale(ids.cached)
+            }
+            Err(e) => Attempt::Done(finish_failed(item, token, Failure::with(e, &ids))),
         }
     }
 
@@ -244,148 +301,6 @@ where
             report,
         );
         RecordRun::result(result)
-    }
-
-    /// The provisioned product that owns `arn`, by its owner tag; rejected when there is none, or
-    /// when it lives in another account or region than this function.
-    async fn owner_of(&self, arn: &str, ctx: &Context) -> Result<String, Failure> {
-        let not_ours = |message: String| Failure::new(RecordError::NotAServiceCatalogResource { message }, None, None);
-        let tag = self
-            .executor
-            .owner_tag(arn)
-            .await
-            .map_err(|e| Failure::new(e, None, None))?;
-        let Some(tag) = tag else {
-            return Err(not_ours(format!(
-                "resourceArn: {arn} is not a resource Service Catalog provisioned (no {OWNER_TAG} tag)"
-            )));
-        };
-        let owner = parse_owner_tag(&tag).map_err(|why| not_ours(format!("resourceArn: {arn}: {why}")))?;
-        match &ctx.home {
-            Some((account, region)) if *account != owner.account || *region != owner.region => {
-                let message = format!(
-                    "resourceArn: {arn} belongs to provisioned product {} in account {} region {}, not this \
-                     function's ({account}, {region})",
-                    owner.provisioned_product_id, owner.account, owner.region
-                );
-                Err(Failure::new(RecordError::OtherAccountOrRegion { message }, None, None))
-            }
-            Some(_) => Ok(owner.provisioned_product_id),
-            None => {
-                warn!("the invoked function ARN gives no account and region; the owner's are not checked");
-                Ok(owner.provisioned_product_id)
-            }
-        }
-    }
-
-    /// Resolves names to ids, checking the allow-lists as soon as each id is known (so a given id
-    /// that is not allowed costs no call at all).
-    async fn resolve(
-        &self,
-        product: &ProductRef,
-        action: &ActionRef,
-        language: Option<AcceptLanguage>,
-    ) -> Result<Resolved, Failure> {
-        let given_product = match product {
-            ProductRef::Id(id) => Some(self.allowed_product(id, None)?),
-            ProductRef::Name(_) => None,
-        };
-        let given_action = match action {
-            ActionRef::Id(id) => Some(self.allowed_action(id, given_product.as_deref())?),
-            ActionRef::Name(_) => None,
-        };
-        if let (Some(product), Some(action)) = (&given_product, &given_action) {
-            return Ok(Resolved {
-                provisioned_product_id: product.clone(),
-                service_action_id: action.clone(),
-                described: None,
-            });
-        }
-
-        let known = given_product.as_deref();
-        let described = self
-            .executor
-            .describe_provisioned_product(product, language)
-            .await
-            .map_err(|e| Failure::new(e, known, given_action.as_deref()))?;
-        let product_id = match given_product {
-            Some(id) => id,
-            None => self.allowed_product(&described.id, given_action.as_deref())?,
-        };
-        let action_id = match (given_action, action) {
-            (Some(id), _) => id,
-            (None, ActionRef::Id(id)) => self.allowed_action(id, Some(&product_id))?,
-            (None, ActionRef::Name(name)) => self.find_action(&described, name, &product_id, language).await?,
-        };
-        Ok(Resolved {
-            provisioned_product_id: product_id,
-            service_action_id: action_id,
-            described: Some(described),
-        })
-    }
-
-    /// The id of the action named `name` among those of the product's artifact, if allowed.
-    async fn find_action(
-        &self,
-        product: &ProvisionedProduct,
-        name: &str,
-        product_id: &str,
-        language: Option<AcceptLanguage>,
-    ) -> Result<String, Failure> {
-        let found = self
-            .executor
-            .find_service_action_id(&product.product_id, &product.provisioning_artifact_id, name, language)
-            .await
-            .map_err(|e| Failure::new(e, Some(product_id), None))?;
-        let Some(id) = found else {
-            let message = format!(
-                "serviceActionName: no service action named {name:?} is associated with provisioned product {} \
-                 (product {}, provisioning artifact {})",
-                product.id, product.product_id, product.provisioning_artifact_id
-            );
-            return Err(Failure::new(
-                RecordError::ServiceActionNotFound { message },
-                Some(product_id),
-                None,
-            ));
-        };
-        self.allowed_action(&id, Some(product_id))
-    }
-
-    /// `id` when the product allow-list lets it through (recorded on the span), else the rejection.
-    pub(super) fn allowed_product(&self, id: &str, action: Option<&str>) -> Result<String, Failure> {
-        match &self.config.allowed_provisioned_product_ids {
-            Some(allowed) if !allowed.contains(id) => Err(Failure::new(
-                RecordError::NotAllowed {
-                    field: "provisionedProductId",
-                    message: format!("provisionedProductId: {id} is not in ALLOWED_PROVISIONED_PRODUCT_IDS"),
-                },
-                None,
-                action,
-            )),
-            _ => {
-                Span::current().record("provisioned_product_id", id);
-                Ok(id.to_owned())
-            }
-        }
-    }
-
-    /// `id` when the action allow-list lets it through (recorded on the span), else the rejection.
-    pub(super) fn allowed_action(&self, id: &str, product: Option<&str>) -> Result<String, Failure> {
-        match &self.config.allowed_service_action_ids {
-            Some(allowed) if !allowed.contains(id) => Err(Failure::new(
-                RecordError::NotAllowed {
-                    field: "serviceActionId",
-                    message: format!("serviceActionId: {id} is not in ALLOWED_SERVICE_ACTION_IDS"),
-                },
-                product,
-                None,
-            )),
-            _ => {
-                Span::current().record("service_action_id", id);
-                Ok(id.to_owned())
-            }
-        }
     }
 }
 

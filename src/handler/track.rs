@@ -12,7 +12,9 @@ use crate::error::{CallError, Disposition, RecordError};
 use crate::event::WorkItem;
 use crate::metrics::unix_millis;
 use crate::outcome::{Outcome, ResultMessage};
-use crate::ports::{ActionExecutor, DescribedRecord, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher};
+use crate::ports::{
+    ActionExecutor, DescribedRecord, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher, VisibilityChanger,
+};
 use crate::request::{AcceptLanguage, RequestError};
 use crate::token::execute_token;
 use crate::tracking::{decide, delay_seconds, failed_error, is_final_status, timed_out_error, Check, TrackRecord};
@@ -20,7 +22,7 @@ use crate::tracking::{decide, delay_seconds, failed_error, is_final_status, time
 impl<E, Q> Handler<E, Q>
 where
     E: ActionExecutor + ResourceOwners,
-    Q: ResultPublisher + MessageSender,
+    Q: ResultPublisher + MessageSender + VisibilityChanger,
 {
     /// What an EXECUTED result brings with tracking on: the first tracking message, or — when the
     /// record is already final — the final result right away (after one check for its outputs).

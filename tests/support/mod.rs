@@ -18,7 +18,7 @@ use sc_action_runner::handler::InvocationError;
 use sc_action_runner::outcome::{RecordDetail, RecordErrorDetail, RecordOutput, ResultMessage};
 use sc_action_runner::ports::{
     ActionExecutor, DescribedRecord, Execution, MessageSender, OutgoingMessage, ProvisionedProduct, ResourceOwners,
-    ResultPublisher,
+    ResultPublisher, VisibilityChanger,
 };
 use sc_action_runner::request::{AcceptLanguage, ProductRef};
 use sc_action_runner::{Handler, Invocation};
@@ -505,6 +505,10 @@ pub struct FakeQueue {
     pub refuse_messages: bool,
     /// Never answer a publish (an SQS endpoint that hangs).
     pub stuck: bool,
+    /// Visibility changes: (queue URL, receipt handle, seconds).
+    pub visibility: Mutex<Vec<(String, String, u32)>>,
+    /// Refuse every visibility change.
+    pub refuse_visibility: bool,
     /// What was sent, in order: `result <token>` or `message <queue>`.
     pub log: Mutex<Vec<String>>,
 }
@@ -571,7 +575,29 @@ impl MessageSender for FakeQueue {
     }
 }
 
+impl VisibilityChanger for FakeQueue {
+    async fn change_visibility(&self, queue_url: &str, receipt_handle: &str, seconds: u32) -> Result<(), CallError> {
+        if self.refuse_visibility {
+            return Err(CallError::service(
+                "ChangeMessageVisibility",
+                "ReceiptHandleIsInvalid",
+                Some(400),
+                "stale",
+            ));
+        }
+        self.visibility
+            .lock()
+            .unwrap()
+            .push((queue_url.to_owned(), receipt_handle.to_owned(), seconds));
+        Ok(())
+    }
+}
+
 impl FakeQueue {
+    pub fn visibility(&self) -> Vec<(String, String, u32)> {
+        self.visibility.lock().unwrap().clone()
+    }
+
     pub fn sent(&self) -> Vec<ResultMessage> {
         self.sent.lock().unwrap().clone()
     }
