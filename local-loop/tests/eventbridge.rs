@@ -243,3 +243,39 @@ async fn without_a_transformer_the_queue_receives_the_event_itself() {
     assert_eq!(got["detail"], event["detail"]);
     assert_eq!(got["detail-type"], "Run Service Action");
 }
+
+#[test]
+fn docs_event_driven_shows_each_preset_as_presets_json_has_it() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/event-driven.md")).unwrap();
+    let blocks = |language: &str| -> Vec<String> {
+        doc.split(&format!("```{language}\n"))
+            .skip(1)
+            .filter_map(|rest| rest.split_once("```").map(|(block, _)| block.trim().to_owned()))
+            .collect()
+    };
+    let json_blocks: Vec<Value> = blocks("json")
+        .iter()
+        .filter_map(|b| serde_json::from_str(b).ok())
+        .collect();
+    let text_blocks = blocks("text");
+    for preset in load_presets(&events_dir()).unwrap().values() {
+        assert!(
+            json_blocks.contains(&preset.event_pattern),
+            "{}: its event pattern",
+            preset.name
+        );
+        let paths = serde_json::to_value(&preset.transformer.input_paths_map).unwrap();
+        assert!(json_blocks.contains(&paths), "{}: its InputPathsMap", preset.name);
+        assert!(
+            text_blocks.contains(&preset.transformer.input_template),
+            "{}: its InputTemplate",
+            preset.name
+        );
+        let transformed = read_json(&preset.transformed).unwrap();
+        assert!(
+            json_blocks.contains(&transformed),
+            "{}: its transformed sample",
+            preset.name
+        );
+    }
+}
