@@ -22,6 +22,7 @@ use tokio::process::{Child, Command};
 
 pub use sc_emulator;
 
+pub mod eventbridge;
 pub mod proxy;
 pub mod queues;
 

@@ -7,7 +7,10 @@
   no alarm has an action and the topic does not exist;
 - the alarms on the function's own metrics use the names, namespace and dimension that
   src/metrics.rs writes;
-- a DLQ keeps messages longer than its source queue; the dashboard body is valid JSON.
+- a DLQ keeps messages longer than its source queue; the dashboard body is valid JSON;
+- the EventBridge rule's presets (pattern and input transformer) are events/aws/presets.json word
+  for word; the rule targets the function or the requests queue, and the queue's policy lets this
+  rule (and only it) send; the function's role may call tag:GetResources.
 
 The template is parsed with cfn-lint's decoder (it understands !Ref, !Sub, !If ...), conditions are
 evaluated for given parameter values, and nothing talks to AWS. Run by `make check-infra`:
@@ -24,6 +27,7 @@ from cfnlint.decode import decode
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = ROOT / "template.yaml"
 METRICS_RS = ROOT / "src" / "metrics.rs"
+PRESETS_JSON = ROOT / "events" / "aws" / "presets.json"
 
 NO_VALUE = object()
 INTRINSICS = {"Ref", "Condition"} | {f"Fn::{name}" for name in (
@@ -159,6 +163,28 @@ def metric_names_in_rust():
     namespace = re.search(r'pub const DEFAULT_NAMESPACE: &str = "([^"]+)";', source)
     dimension = re.search(r'pub const FUNCTION_NAME_DIMENSION: &str = "([^"]+)";', source)
     return names, namespace and namespace.group(1), dimension and dimension.group(1)
+
+
+def substitute(node, stack, partition="aws"):
+    """The string a Fn::Sub (either form) makes, with parameters and AWS::Partition filled in."""
+    if isinstance(node, dict) and set(node) == {"Fn::Sub"}:
+        node = node["Fn::Sub"]
+    text, variables = (node, {}) if isinstance(node, str) else node
+    values = {name: stack.evaluate(value) for name, value in variables.items()}
+
+    def value(match):
+        name = match.group(1)
+        if name in values:
+            return str(values[name])
+        if name == "AWS::Partition":
+            return partition
+        return str(stack.params[name])
+
+    return re.sub(r"\$\{([^}!]+)\}", value, text)
+
+
+def presets():
+    return json.loads(PRESETS_JSON.read_text())
 
 
 class TemplateTest(unittest.TestCase):
@@ -377,6 +403,98 @@ class TemplateTest(unittest.TestCase):
         self.assertEqual(outputs["FunctionRoleArn"]["Value"], {"Fn::GetAtt": ["ActionRunnerRole", "Arn"]})
         self.assertEqual(outputs["LogGroupName"]["Value"], {"Ref": "ActionRunnerLogGroup"})
         self.assertEqual(outputs["AlarmTopicArn"], {**outputs["AlarmTopicArn"], "Condition": "HasAlarmEmail"})
+
+
+    # ------------------------------------------------------------ the EventBridge rule
+
+    def rule_and_target(self, stack):
+        rule = stack.resources()["EventRule"]
+        (target,) = stack.prop(rule, "Targets")
+        return rule, stack.evaluate(target)
+
+    def test_each_preset_is_presets_json_word_for_word(self):
+        self.assertEqual(
+            set(self.template["Parameters"]["EventPreset"]["AllowedValues"]), {"none"} | set(presets())
+        )
+        for name, preset in presets().items():
+            with self.subTest(preset=name):
+                stack = self.stack(EventPreset=name, EventServiceActionName="RestartService")
+                rule, target = self.rule_and_target(stack)
+                self.assertEqual(stack.prop(rule, "EventPattern"), preset["eventPattern"])
+                transformer = target["InputTransformer"]
+                self.assertEqual(transformer["InputPathsMap"], preset["inputPathsMap"])
+                # The template's !Sub string is presets.json's template, placeholders and all ...
+                text, variables = transformer["InputTemplate"]["Fn::Sub"]
+                self.assertEqual(text, preset["inputTemplate"])
+                self.assertEqual(variables, {"ServiceActionName": {"Ref": "EventServiceActionName"}})
+                # ... and what EventBridge gets has the action and the partition in place.
+                expected = preset["inputTemplate"].replace("${ServiceActionName}", "RestartService")
+                expected = expected.replace("${AWS::Partition}", "aws")
+                self.assertEqual(substitute(transformer["InputTemplate"], stack), expected)
+                self.assertNotIn("${", expected)
+
+    def test_without_a_preset_the_rule_delivers_events_matching_event_pattern_as_they_are(self):
+        stack = self.stack(EventPattern='{"source": ["ops.remediation"]}')
+        rule, target = self.rule_and_target(stack)
+        self.assertEqual(stack.prop(rule, "EventPattern"), '{"source": ["ops.remediation"]}')
+        self.assertNotIn("InputTransformer", target)
+
+    def test_a_preset_needs_an_action_name(self):
+        rule = self.template["Rules"]["EventPresetNamesItsAction"]
+        self.assertEqual(rule["RuleCondition"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventPreset"}, "none"]}]})
+        self.assertEqual(
+            rule["Assertions"][0]["Assert"], {"Fn::Not": [{"Fn::Equals": [{"Ref": "EventServiceActionName"}, ""]}]}
+        )
+
+    def requests_queue_statements(self, stack):
+        (policy,) = [
+            p for p in stack.resources("AWS::SQS::QueuePolicy").values() if stack.prop(p, "Queues") == [{"Ref": "RequestsQueue"}]
+        ]
+        return stack.prop(policy, "PolicyDocument", "Statement")
+
+    def test_the_rule_targets_the_function_by_default(self):
+        stack = self.stack(EventPreset="ec2-instance-stopped", EventServiceActionName="StartInstance")
+        _, target = self.rule_and_target(stack)
+        self.assertEqual(getatt(target["Arn"]), ("ActionRunnerFunction", "Arn"))
+        permission = stack.resources()["EventRuleInvokePermission"]
+        self.assertEqual(stack.prop(permission, "SourceArn"), {"Fn::GetAtt": ["EventRule", "Arn"]})
+        statements = self.requests_queue_statements(stack)
+        self.assertFalse([s for s in statements if s.get("Principal") == {"Service": "events.amazonaws.com"}])
+
+    def test_a_rule_that_targets_the_requests_queue_may_send_to_it_and_nobody_else_gains(self):
+        for preset in ("none", "cloudwatch-alarm"):
+            with self.subTest(preset=preset):
+                stack = self.stack(EventRuleTarget="requests-queue", EventPreset=preset, EventServiceActionName="Restart")
+                _, target = self.rule_and_target(stack)
+                self.assertEqual(getatt(target["Arn"]), ("RequestsQueue", "Arn"))
+                self.assertEqual(getatt(target["DeadLetterConfig"]["Arn"]), ("EventDeliveryDeadLetterQueue", "Arn"))
+                self.assertNotIn("EventRuleInvokePermission", stack.resources())
+                statements = self.requests_queue_statements(stack)
+                allows = [s for s in statements if s["Effect"] == "Allow" and s["Principal"] == {"Service": "events.amazonaws.com"}]
+                self.assertEqual(len(allows), 1)
+                (allow,) = allows
+                self.assertEqual(allow["Action"], "sqs:SendMessage")
+                self.assertEqual(getatt(allow["Resource"]), ("RequestsQueue", "Arn"))
+                self.assertEqual(allow["Condition"], {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["EventRule", "Arn"]}}})
+                # The deny of other accounts must not catch a service principal (EventBridge's calls
+                # carry aws:PrincipalIsAWSService = true), and plain HTTP stays denied for everyone.
+                (deny_accounts,) = [
+                    s for s in statements
+                    if s["Effect"] == "Deny" and "aws:PrincipalAccount" in s.get("Condition", {}).get("StringNotEquals", {})
+                ]
+                self.assertEqual(deny_accounts["Condition"]["BoolIfExists"], {"aws:PrincipalIsAWSService": "false"})
+                # The queue's encryption stays SSE-SQS, which EventBridge can write to without a key policy.
+                queue = stack.resources()["RequestsQueue"]
+                self.assertIs(stack.prop(queue, "SqsManagedSseEnabled"), True)
+
+    def test_the_role_may_find_the_product_that_owns_a_resource(self):
+        stack = self.stack()
+        (policy,) = stack.prop(stack.resources()["ActionRunnerRole"], "Policies")
+        statements = stack.evaluate(policy["PolicyDocument"]["Statement"])
+        tagging = [s for s in statements if any(str(a).startswith("tag:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
+        self.assertEqual(
+            tagging, [{"Sid": "ResolveResourceOwners", "Effect": "Allow", "Action": "tag:GetResources", "Resource": "*"}]
+        )
 
 
 if __name__ == "__main__":
