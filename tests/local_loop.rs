@@ -262,6 +262,7 @@ async fn every_sample_event_runs_through_cargo_lambda_invoke() {
     let mut files: Vec<PathBuf> = std::fs::read_dir(project().join("events"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
 
