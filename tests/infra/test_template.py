@@ -10,7 +10,11 @@
 - a DLQ keeps messages longer than its source queue; the dashboard body is valid JSON;
 - the EventBridge rule's presets (pattern and input transformer) are events/aws/presets.json word
   for word; the rule targets the function or the requests queue, and the queue's policy lets this
-  rule (and only it) send; the function's role may call tag:GetResources.
+  rule (and only it) send; the function's role may call tag:GetResources;
+- tracking messages and fleet children go to the (standard) requests queue, which the role may send
+  to; fleet runs and dry runs may list products and read action parameters; pacing is optional and
+  back-off may change visibility; a schedule's idempotency key is its ARN and due time, and it can
+  carry a fleet selection.
 
 The template is parsed with cfn-lint's decoder (it understands !Ref, !Sub, !If ...), conditions are
 evaluated for given parameter values, and nothing talks to AWS. Run by `make check-infra`:
@@ -495,6 +499,76 @@ class TemplateTest(unittest.TestCase):
         self.assertEqual(
             tagging, [{"Sid": "ResolveResourceOwners", "Effect": "Allow", "Action": "tag:GetResources", "Resource": "*"}]
         )
+
+
+    # ------------------------------------------------------------ tracking, fleets, throughput
+
+    def env(self, stack):
+        return stack.prop(stack.resources()["ActionRunnerFunction"], "Environment", "Variables")
+
+    def allowed(self, stack, action):
+        """The resources the function's role may call `action` on."""
+        (policy,) = stack.prop(stack.resources()["ActionRunnerRole"], "Policies")
+        found = []
+        for statement in stack.evaluate(policy["PolicyDocument"]["Statement"]):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement["Effect"] == "Allow" and action in actions:
+                found.append(statement["Resource"])
+        return found
+
+    def test_tracking_messages_and_fleet_children_go_to_the_requests_queue(self):
+        stack = self.stack()
+        env = self.env(stack)
+        self.assertEqual(ref(env["TRACKING_QUEUE_URL"]), "RequestsQueue")
+        self.assertEqual(ref(env["REQUESTS_QUEUE_URL"]), "RequestsQueue")
+        self.assertEqual((env["TRACK_FIRST_DELAY_SECONDS"], env["TRACK_TIMEOUT_SECONDS"]), ("30", "3600"))
+        self.assertIn({"Fn::GetAtt": ["RequestsQueue", "Arn"]}, self.allowed(stack, "sqs:SendMessage"))
+        self.assertEqual(self.allowed(stack, "servicecatalog:DescribeRecord"), ["*"])
+        # Tracking off: a blank URL, which the function reads as "no tracking".
+        self.assertEqual(self.env(self.stack(TrackCompletion="false"))["TRACKING_QUEUE_URL"], "")
+
+    def test_the_requests_queue_is_standard_so_tracking_messages_can_be_delayed(self):
+        stack = self.stack()
+        queue = stack.resources()["RequestsQueue"]
+        self.assertIn(stack.prop(queue, "FifoQueue"), (NO_VALUE, False, "false"))
+
+    def test_fleet_runs_and_dry_runs_may_list_products_and_read_action_parameters(self):
+        stack = self.stack()
+        for action in (
+            "servicecatalog:SearchProvisionedProducts",
+            "servicecatalog:DescribeServiceActionExecutionParameters",
+        ):
+            self.assertEqual(self.allowed(stack, action), ["*"], action)
+
+    def test_pacing_is_optional_and_back_off_needs_change_message_visibility(self):
+        self.assertNotIn("SC_MAX_CALLS_PER_SECOND", self.env(self.stack()))
+        self.assertEqual(self.env(self.stack(ScMaxCallsPerSecond="4"))["SC_MAX_CALLS_PER_SECOND"], "4")
+        env = self.env(self.stack())
+        self.assertEqual(
+            (env["NAME_CACHE_SECONDS"], env["RETRY_BACKOFF_SECONDS"], env["RETRY_BACKOFF_MAX_SECONDS"]),
+            ("60", "2", "300"),
+        )
+        self.assertIn(
+            {"Fn::GetAtt": ["RequestsQueue", "Arn"]}, self.allowed(self.stack(), "sqs:ChangeMessageVisibility")
+        )
+
+    def schedule_input(self, **params):
+        stack = self.stack(ScheduleExpression="rate(1 day)", ScheduleServiceActionName="PatchOS", **params)
+        schedule = stack.resources()["RemediationSchedule"]
+        return json.loads(substitute(stack.prop(schedule, "Target", "Input"), stack))
+
+    def test_a_schedule_is_idempotent_per_due_time_not_per_attempt(self):
+        request = self.schedule_input(ScheduleProvisionedProductId="pp-abc123")
+        self.assertEqual(request["provisionedProductId"], "pp-abc123")
+        self.assertEqual(request["idempotencyKey"], "<aws.scheduler.schedule-arn>/<aws.scheduler.scheduled-time>")
+        self.assertNotIn("execution-id", json.dumps(request))
+
+    def test_a_schedule_can_carry_a_fleet_selection(self):
+        request = self.schedule_input(ScheduleSelectTags='{"env": "prod"}', ScheduleMaxTargets="250")
+        self.assertEqual(request["select"], {"tags": {"env": "prod"}, "maxTargets": 250})
+        self.assertNotIn("provisionedProductId", request)
+        self.assertEqual(request["serviceActionName"], "PatchOS")
+        self.assertEqual(request["idempotencyKey"], "<aws.scheduler.schedule-arn>/<aws.scheduler.scheduled-time>")
 
 
 if __name__ == "__main__":
