@@ -25,9 +25,11 @@ pub use sc_emulator;
 pub mod eventbridge;
 pub mod proxy;
 pub mod queues;
+pub mod runtime_proxy;
 
 pub use proxy::OutageProxy;
 pub use queues::{queue_depth, QueueDepth, QueuePair};
+pub use runtime_proxy::{InvocationHeaders, RuntimeApiProxy};
 
 /// The account id moto uses in queue URLs.
 pub const MOTO_ACCOUNT: &str = "123456789012";
@@ -106,6 +108,21 @@ pub struct LoopOptions {
     /// The function's Runtime API path is scoped to its name; a command to run instead of the
     /// binary (e.g. a Python peer under awslambdaric) can be given here.
     pub function_command: Option<Vec<String>>,
+    /// Whether [`LocalLoop::start`] starts a function process. `false`: everything around the
+    /// function runs, and invocations wait for a runtime: one from [`LocalLoop::spawn_function`], or
+    /// a test acting as the function on [`LocalLoop::runtime_api`].
+    pub start_function: bool,
+    /// The function's timeout. `Some`: function processes reach cargo-lambda through a
+    /// [`RuntimeApiProxy`] that gives each invocation a real deadline (`Lambda-Runtime-Deadline-Ms`
+    /// = the epoch milliseconds at which this much time has passed since the invocation was handed
+    /// over), as Lambda does. `None`: no proxy, and every invocation carries cargo-lambda's fixed
+    /// `600000` (see [`runtime_proxy::CARGO_LAMBDA_DEADLINE_MS`]).
+    pub function_timeout: Option<Duration>,
+    /// The ARN every invocation carries in `Lambda-Runtime-Invoked-Function-Arn` (starts the proxy
+    /// too). `None` keeps cargo-lambda's placeholder `function-arn`
+    /// ([`runtime_proxy::CARGO_LAMBDA_INVOKED_FUNCTION_ARN`]); [`LoopOptions::function_arn`] gives
+    /// the ARN the function would have on Lambda.
+    pub invoked_function_arn: Option<String>,
 }
 
 impl LoopOptions {
@@ -118,7 +135,15 @@ impl LoopOptions {
             emulator: EmulatorConfig::default(),
             results_queue: ResultsQueue::Standard,
             function_command: None,
+            start_function: true,
+            function_timeout: None,
+            invoked_function_arn: None,
         }
+    }
+
+    /// The unqualified ARN the function would have on Lambda in the loop's account and region.
+    pub fn function_arn(&self) -> String {
+        format!("arn:aws:lambda:{REGION}:{MOTO_ACCOUNT}:function:{}", self.function_name)
     }
 }
 
@@ -141,17 +166,19 @@ pub struct LocalLoop {
     emulator: EmulatorHandle,
     _moto: Child,
     _watch: Child,
-    function: Child,
+    /// Between the function processes and cargo-lambda, when the options ask for it.
+    _runtime_proxy: Option<RuntimeApiProxy>,
+    function: Option<Child>,
     /// How to start another function process: program, arguments and environment.
     function_launch: FunctionLaunch,
     sqs: aws_sdk_sqs::Client,
     moto_url: String,
     results_queue_url: String,
-    invoke_port: u16,
-    function_name: String,
+    runtime_api: String,
+    function_timeout: Option<Duration>,
     tools: Tools,
     work_dir: PathBuf,
-    http: HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    invoker: Invoker,
 }
 
 impl Drop for LocalLoop {
@@ -298,6 +325,20 @@ impl LocalLoop {
             }
         };
 
+        // The function's way to the Runtime API: straight to cargo-lambda, or through the proxy
+        // that gives each invocation its real deadline.
+        let runtime_proxy = if options.function_timeout.is_some() || options.invoked_function_arn.is_some() {
+            let headers = InvocationHeaders {
+                function_timeout: options.function_timeout,
+                invoked_function_arn: options.invoked_function_arn.clone(),
+            };
+            Some(RuntimeApiProxy::start(SocketAddr::from((Ipv4Addr::LOCALHOST, invoke_port)), headers).await?)
+        } else {
+            None
+        };
+        let runtime_port = runtime_proxy.as_ref().map_or(invoke_port, |p| p.addr().port());
+        let runtime_api = format!("http://127.0.0.1:{runtime_port}/.rt/{}", options.function_name);
+
         let program = match &options.function_command {
             Some(argv) if !argv.is_empty() => argv.clone(),
             _ => vec![options.function_binary.display().to_string()],
@@ -313,10 +354,7 @@ impl LocalLoop {
             ("AWS_LAMBDA_FUNCTION_NAME", options.function_name.clone()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-            (
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{invoke_port}/.rt/{}", options.function_name),
-            ),
+            ("AWS_LAMBDA_RUNTIME_API", runtime_api.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -327,27 +365,36 @@ impl LocalLoop {
             env,
             work_dir: work_dir.clone(),
         };
-        let function = function_launch.spawn("function", &[]).map_err(|e| {
-            err(format!(
-                "cannot start the function {}: {e} (build it first)",
-                options.function_binary.display()
-            ))
-        })?;
+        let function = if options.start_function {
+            Some(function_launch.spawn("function", &[]).map_err(|e| {
+                err(format!(
+                    "cannot start the function {}: {e} (build it first)",
+                    options.function_binary.display()
+                ))
+            })?)
+        } else {
+            None
+        };
 
         Ok(LocalLoop {
             emulator,
             _moto: moto,
             _watch: watch,
+            _runtime_proxy: runtime_proxy,
             function,
             function_launch,
             sqs,
             moto_url,
             results_queue_url,
-            invoke_port,
-            function_name: options.function_name,
+            runtime_api,
+            function_timeout: options.function_timeout,
             tools,
             work_dir,
-            http: HttpClient::builder(TokioExecutor::new()).build_http(),
+            invoker: Invoker {
+                http: HttpClient::builder(TokioExecutor::new()).build_http(),
+                invoke_port,
+                function_name: options.function_name,
+            },
         })
     }
 
@@ -369,64 +416,40 @@ impl LocalLoop {
 
     /// The port of cargo-lambda's invoke endpoint (`cargo lambda invoke -P PORT`).
     pub fn invoke_port(&self) -> u16 {
-        self.invoke_port
+        self.invoker.invoke_port
     }
 
     pub fn function_name(&self) -> &str {
-        &self.function_name
+        &self.invoker.function_name
+    }
+
+    /// What function processes get as `AWS_LAMBDA_RUNTIME_API`: `http://127.0.0.1:PORT/.rt/<name>`,
+    /// the proxy's port when there is one ([`LoopOptions::function_timeout`]), else cargo-lambda's.
+    /// A test acting as the function sends `GET {runtime_api}/2018-06-01/runtime/invocation/next`.
+    pub fn runtime_api(&self) -> &str {
+        &self.runtime_api
+    }
+
+    /// The function timeout from [`LoopOptions::function_timeout`].
+    pub fn function_timeout(&self) -> Option<Duration> {
+        self.function_timeout
+    }
+
+    /// A handle that invokes the function, for code that runs beside the loop (an event source
+    /// mapping) without borrowing it.
+    pub fn invoker(&self) -> Invoker {
+        self.invoker.clone()
     }
 
     /// Invokes the function through the Runtime API (what `cargo lambda invoke` does).
     pub async fn invoke(&self, event: &Value) -> Result<Value, InvokeError> {
-        self.invoke_within(event, Duration::from_secs(180)).await
+        self.invoker.invoke_within(event, Duration::from_secs(180)).await
     }
 
     /// Invokes the function and gives up after `timeout`, as Lambda does at a function's timeout
     /// (the error then has status 0 and type `LocalLoop`). The function itself is not stopped.
     pub async fn invoke_within(&self, event: &Value, timeout: Duration) -> Result<Value, InvokeError> {
-        let uri = format!(
-            "http://127.0.0.1:{}/2015-03-31/functions/{}/invocations",
-            self.invoke_port, self.function_name
-        );
-        let fail = |status: u16, error_type: &str, message: String| InvokeError {
-            status,
-            error_type: error_type.into(),
-            error_message: message,
-        };
-        let request = hyper::Request::post(uri)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(event.to_string())))
-            .map_err(|e| fail(0, "LocalLoop", e.to_string()))?;
-        let exchange = async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| fail(0, "LocalLoop", e.to_string()))?;
-            let status = response.status().as_u16();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| fail(status, "LocalLoop", e.to_string()))?
-                .to_bytes();
-            Ok((status, body))
-        };
-        let (status, body) = tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| fail(0, "LocalLoop", format!("no response within {} ms", timeout.as_millis())))??;
-        let value: Value =
-            serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-        if status == 200 {
-            Ok(value)
-        } else {
-            let text = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-            Err(InvokeError {
-                status,
-                error_type: text("errorType"),
-                error_message: text("errorMessage"),
-            })
-        }
+        self.invoker.invoke_within(event, timeout).await
     }
 
     /// Invokes the function with `cargo lambda invoke --data-file`, as a user would.
@@ -438,8 +461,8 @@ impl LocalLoop {
                 "-A",
                 "127.0.0.1",
                 "-P",
-                &self.invoke_port.to_string(),
-                &self.function_name,
+                &self.invoker.invoke_port.to_string(),
+                &self.invoker.function_name,
             ])
             .arg("--data-file")
             .arg(data_file)
@@ -493,19 +516,25 @@ impl LocalLoop {
         read("function.log") + &read("function.err.log")
     }
 
-    /// Whether the function process is still running.
+    /// Whether the function process that [`LocalLoop::start`] began is still running (`false` when
+    /// [`LoopOptions::start_function`] was off).
     pub fn function_running(&mut self) -> bool {
-        matches!(self.function.try_wait(), Ok(None))
+        self.function
+            .as_mut()
+            .is_some_and(|function| matches!(function.try_wait(), Ok(None)))
     }
 
     /// Kills the function process that [`LocalLoop::start`] began (SIGKILL, like Lambda ending an
     /// execution environment at its timeout) and waits for it to exit. Processes from
     /// [`LocalLoop::spawn_function`] are not touched.
     pub async fn stop_function(&mut self) -> Result<(), LoopError> {
-        self.function
-            .kill()
-            .await
-            .map_err(|e| err(format!("cannot kill the function: {e}")))
+        match self.function.as_mut() {
+            Some(function) => function
+                .kill()
+                .await
+                .map_err(|e| err(format!("cannot kill the function: {e}"))),
+            None => Ok(()),
+        }
     }
 
     /// Starts one more function process on the same Runtime API: another execution environment of
@@ -527,6 +556,72 @@ impl LocalLoop {
     /// (`<name>-dlq`) once it was received `max_receive_count` times without being deleted.
     pub async fn create_queue_with_dlq(&self, name: &str, max_receive_count: u32) -> Result<QueuePair, LoopError> {
         QueuePair::create(&self.sqs, name, max_receive_count).await
+    }
+}
+
+/// Invokes the function through cargo-lambda's invoke endpoint; cheap to clone.
+#[derive(Clone)]
+pub struct Invoker {
+    http: HttpClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    invoke_port: u16,
+    function_name: String,
+}
+
+impl std::fmt::Debug for Invoker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invoker")
+            .field("invoke_port", &self.invoke_port)
+            .field("function_name", &self.function_name)
+            .finish()
+    }
+}
+
+impl Invoker {
+    /// See [`LocalLoop::invoke_within`].
+    pub async fn invoke_within(&self, event: &Value, timeout: Duration) -> Result<Value, InvokeError> {
+        let uri = format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/{}/invocations",
+            self.invoke_port, self.function_name
+        );
+        let fail = |status: u16, error_type: &str, message: String| InvokeError {
+            status,
+            error_type: error_type.into(),
+            error_message: message,
+        };
+        let request = hyper::Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(event.to_string())))
+            .map_err(|e| fail(0, "LocalLoop", e.to_string()))?;
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| fail(0, "LocalLoop", e.to_string()))?;
+            let status = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| fail(status, "LocalLoop", e.to_string()))?
+                .to_bytes();
+            Ok((status, body))
+        };
+        let (status, body) = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| fail(0, "LocalLoop", format!("no response within {} ms", timeout.as_millis())))??;
+        let value: Value =
+            serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+        if status == 200 {
+            Ok(value)
+        } else {
+            let text = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+            Err(InvokeError {
+                status,
+                error_type: text("errorType"),
+                error_message: text("errorMessage"),
+            })
+        }
     }
 }
 
