@@ -28,7 +28,7 @@ pub mod queues;
 pub mod runtime_proxy;
 
 pub use proxy::OutageProxy;
-pub use queues::{queue_depth, QueueDepth, QueuePair};
+pub use queues::{queue_depth, QueueDepth, QueuePair, RequestsQueue};
 pub use runtime_proxy::{InvocationHeaders, RuntimeApiProxy};
 
 /// The account id moto uses in queue URLs.
@@ -123,6 +123,9 @@ pub struct LoopOptions {
     /// ([`runtime_proxy::CARGO_LAMBDA_INVOKED_FUNCTION_ARN`]); [`LoopOptions::function_arn`] gives
     /// the ARN the function would have on Lambda.
     pub invoked_function_arn: Option<String>,
+    /// A requests queue with its dead-letter queue, created before the function starts so that its
+    /// URL can be in the function's environment ([`RequestsQueue::url_env`]).
+    pub requests_queue: Option<RequestsQueue>,
 }
 
 impl LoopOptions {
@@ -138,7 +141,15 @@ impl LoopOptions {
             start_function: true,
             function_timeout: None,
             invoked_function_arn: None,
+            requests_queue: None,
         }
+    }
+
+    /// Adds one variable to the function's environment (it wins over the loop's defaults and over
+    /// an earlier value of the same name).
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.function_env.push((name.into(), value.into()));
+        self
     }
 
     /// The unqualified ARN the function would have on Lambda in the loop's account and region.
@@ -174,6 +185,7 @@ pub struct LocalLoop {
     sqs: aws_sdk_sqs::Client,
     moto_url: String,
     results_queue_url: String,
+    requests_queue: Option<QueuePair>,
     runtime_api: String,
     function_timeout: Option<Duration>,
     tools: Tools,
@@ -292,6 +304,10 @@ impl LocalLoop {
             ResultsQueue::Fifo => create_queue(&sqs, "sc-action-results.fifo", true).await?,
             ResultsQueue::Missing => format!("{moto_url}/{MOTO_ACCOUNT}/sc-action-results-does-not-exist"),
         };
+        let requests_queue = match &options.requests_queue {
+            Some(q) => Some(QueuePair::create(&sqs, &q.name, q.max_receive_count).await?),
+            None => None,
+        };
 
         // cargo-lambda's Runtime API, without starting a function of its own (and without
         // reloading when files in the workspace change).
@@ -359,6 +375,9 @@ impl LocalLoop {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        if let (Some(options), Some(queue)) = (&options.requests_queue, &requests_queue) {
+            env.extend(options.url_env.iter().map(|name| (name.clone(), queue.url.clone())));
+        }
         env.extend(options.function_env.iter().cloned());
         let function_launch = FunctionLaunch {
             program,
@@ -386,6 +405,7 @@ impl LocalLoop {
             sqs,
             moto_url,
             results_queue_url,
+            requests_queue,
             runtime_api,
             function_timeout: options.function_timeout,
             tools,
@@ -412,6 +432,11 @@ impl LocalLoop {
 
     pub fn results_queue_url(&self) -> &str {
         &self.results_queue_url
+    }
+
+    /// The requests queue and its DLQ, when [`LoopOptions::requests_queue`] asked for one.
+    pub fn requests_queue(&self) -> Option<&QueuePair> {
+        self.requests_queue.as_ref()
     }
 
     /// The port of cargo-lambda's invoke endpoint (`cargo lambda invoke -P PORT`).

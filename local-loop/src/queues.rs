@@ -2,6 +2,7 @@
 //!
 //! moto implements RedrivePolicy as SQS does: a message received `maxReceiveCount` times and still
 //! not deleted is moved to the dead-letter queue by the next ReceiveMessage that finds it visible.
+//! As in SQS, a name ending in `.fifo` makes a FIFO queue (its DLQ is FIFO too).
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -19,25 +20,64 @@ pub struct QueuePair {
     pub max_receive_count: u32,
 }
 
-/// How many messages a queue holds: visible, and received but not yet deleted (in flight).
+/// A requests queue and its DLQ for [`crate::LocalLoop::start`] to create before the function
+/// starts, so that the function can be told its URL (a function that sends work back to its own
+/// queue: tracking messages with a delay, fleet runs fanning out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestsQueue {
+    /// The queue's name; `<name>-dlq` is its DLQ (`<stem>-dlq.fifo` for `<stem>.fifo`).
+    pub name: String,
+    /// Receives before moto moves a message to the DLQ.
+    pub max_receive_count: u32,
+    /// Environment variables of the function that are set to the queue's URL.
+    pub url_env: Vec<String>,
+}
+
+impl RequestsQueue {
+    pub fn new(name: impl Into<String>, max_receive_count: u32) -> Self {
+        RequestsQueue {
+            name: name.into(),
+            max_receive_count,
+            url_env: Vec::new(),
+        }
+    }
+
+    /// Also sets the function's environment variable `name` to the queue's URL.
+    pub fn url_in(mut self, name: impl Into<String>) -> Self {
+        self.url_env.push(name.into());
+        self
+    }
+}
+
+/// How many messages a queue holds: visible, received but not yet deleted (in flight), and sent
+/// with a delay that has not passed yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueDepth {
     pub visible: u64,
     pub in_flight: u64,
+    pub delayed: u64,
 }
 
 impl QueueDepth {
+    /// Nothing left to receive, now or later.
     pub fn is_empty(&self) -> bool {
-        self.visible == 0 && self.in_flight == 0
+        self.visible == 0 && self.in_flight == 0 && self.delayed == 0
     }
 }
 
 impl QueuePair {
-    /// Creates `<name>-dlq`, then `<name>` with a RedrivePolicy pointing at it.
+    /// Creates `<name>-dlq`, then `<name>` with a RedrivePolicy pointing at it. A `<stem>.fifo`
+    /// name makes both FIFO queues, the DLQ named `<stem>-dlq.fifo`.
     pub async fn create(sqs: &aws_sdk_sqs::Client, name: &str, max_receive_count: u32) -> Result<QueuePair, LoopError> {
-        let dlq_url = create_queue(sqs, &format!("{name}-dlq"), false).await?;
+        let fifo_stem = name.strip_suffix(".fifo");
+        let dlq_name = match fifo_stem {
+            Some(stem) => format!("{stem}-dlq.fifo"),
+            None => format!("{name}-dlq"),
+        };
+        let fifo = fifo_stem.is_some();
+        let dlq_url = create_queue(sqs, &dlq_name, fifo).await?;
         let dlq_arn = queue_arn(sqs, &dlq_url).await?;
-        let url = create_queue(sqs, name, false).await?;
+        let url = create_queue(sqs, name, fifo).await?;
         let policy = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}).to_string();
         sqs.set_queue_attributes()
             .queue_url(&url)
@@ -77,6 +117,7 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<QueueDe
         .queue_url(url)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
         .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
         .send()
         .await
         .map_err(|e| err(format!("GetQueueAttributes {url}: {}", DisplayErrorContext(e))))?;
@@ -89,5 +130,6 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<QueueDe
     Ok(QueueDepth {
         visible: number(QueueAttributeName::ApproximateNumberOfMessages),
         in_flight: number(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        delayed: number(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
     })
 }
