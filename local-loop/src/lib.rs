@@ -22,11 +22,13 @@ use tokio::process::{Child, Command};
 
 pub use sc_emulator;
 
+pub mod esm;
 pub mod eventbridge;
 pub mod proxy;
 pub mod queues;
 pub mod runtime_proxy;
 
+pub use esm::{EsmCounters, EsmOptions, EventSourceMapping};
 pub use proxy::OutageProxy;
 pub use queues::{queue_depth, QueueDepth, QueuePair, RequestsQueue};
 pub use runtime_proxy::{InvocationHeaders, RuntimeApiProxy};

@@ -119,12 +119,11 @@ impl Runtime {
     }
 
     /// Serves invocations with `handler` on `workers` runtimes (execution environments) until the
-    /// returned set is dropped. `handler` answers with `Some(response)`, or `None` for no answer
-    /// at all (an invocation that runs into its timeout).
+    /// returned set is dropped.
     pub fn serve<F, Fut>(&self, workers: usize, handler: F) -> JoinSet<()>
     where
         F: Fn(Value) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<Value>> + Send,
+        Fut: Future<Output = Answer> + Send,
     {
         let handler = Arc::new(handler);
         let mut set = JoinSet::new();
@@ -133,14 +132,32 @@ impl Runtime {
             set.spawn(async move {
                 loop {
                     let invocation = runtime.next().await;
-                    if let Some(answer) = handler(invocation.event).await {
-                        runtime.respond(&invocation.request_id, &answer).await;
+                    match handler(invocation.event).await {
+                        Answer::Respond(answer) => {
+                            runtime.respond(&invocation.request_id, &answer).await;
+                        }
+                        Answer::Fail(error_type) => {
+                            runtime
+                                .fail(&invocation.request_id, error_type, "failed on purpose")
+                                .await;
+                        }
+                        Answer::Nothing => {}
                     }
                 }
             });
         }
         set
     }
+}
+
+/// How a served invocation ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Respond(Value),
+    /// A function error of this type.
+    Fail(&'static str),
+    /// No answer at all: the invocation runs into its timeout.
+    Nothing,
 }
 
 /// Epoch milliseconds now.
