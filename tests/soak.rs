@@ -1,9 +1,9 @@
 //! The fault and load test (issue 6): nothing lost, nothing run twice.
 //!
 //! The built binary runs under cargo-lambda's Runtime API against moto SQS and the Service Catalog
-//! emulator, and this test plays the SQS event source mapping (ESM): it receives batches of up to
-//! 10 from a requests queue, invokes the function with several invocations at once, deletes what
-//! succeeded, and lets the rest reappear after the visibility timeout; moto's RedrivePolicy moves a
+//! emulator, and the local loop's SQS event source mapping (`sc_local_loop::EventSourceMapping`)
+//! feeds it: batches of up to 10 from a requests queue, several invocations at once, what succeeded
+//! deleted, the rest left to reappear after the visibility timeout; moto's RedrivePolicy moves a
 //! message to the dead-letter queue once it was received `MAX_RECEIVE` times.
 //!
 //! At the same time: 20% throttling and 5% HTTP 500 on Execute, latency spikes past the SDK's
@@ -24,24 +24,24 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, SendMessageBatchRequestEntry,
-};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use sc_action_runner::token::derive as execute_token;
 use sc_local_loop::sc_emulator::{EmulatorConfig, Fault};
-use sc_local_loop::{queue_depth, FunctionProcess, LocalLoop, LoopOptions, OutageProxy, QueuePair, Tools};
+use sc_local_loop::{
+    queue_depth, EsmOptions, EventSourceMapping, FunctionProcess, LocalLoop, LoopOptions, OutageProxy, Tools,
+};
 use serde_json::{json, Value};
 
 const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
 const ANY: &str = "*";
 
 /// The ESM's view of the requests queue.
-const VISIBILITY_TIMEOUT_S: i32 = 5;
+const VISIBILITY_TIMEOUT_S: u64 = 5;
 const MAX_RECEIVE: u32 = 5;
 /// Invocations in flight at once (the ESM's concurrency), and function processes serving them.
 const INVOKERS: usize = 4;
@@ -151,168 +151,6 @@ fn request(i: usize) -> Request {
         },
     };
     Request { kind, body, labels }
-}
-
-/// What the ESM and the invocations did.
-#[derive(Default)]
-struct Tally {
-    receives: AtomicU64,
-    deliveries: AtomicU64,
-    invocations: AtomicU64,
-    handed_back: AtomicU64,
-    timed_out: AtomicU64,
-    deleted: AtomicU64,
-    sqs_errors: AtomicU64,
-    failed_by_type: Mutex<BTreeMap<String, u64>>,
-}
-
-fn add(counter: &AtomicU64, n: usize) {
-    counter.fetch_add(n as u64, Ordering::Relaxed);
-}
-
-fn get(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
-}
-
-struct Esm<'a> {
-    queues: &'a QueuePair,
-    tally: Tally,
-    in_flight: AtomicU64,
-    stop: AtomicBool,
-}
-
-impl Esm<'_> {
-    /// One poller of the event source mapping: receive, invoke, delete what succeeded.
-    async fn poll(&self, local: &LocalLoop) {
-        while !self.stop.load(Ordering::Relaxed) {
-            self.poll_once(local).await;
-        }
-    }
-
-    async fn poll_once(&self, local: &LocalLoop) {
-        let sqs = local.sqs();
-        let received = sqs
-            .receive_message()
-            .queue_url(&self.queues.url)
-            .max_number_of_messages(10)
-            .visibility_timeout(VISIBILITY_TIMEOUT_S)
-            .wait_time_seconds(1)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await;
-        add(&self.tally.receives, 1);
-        let messages = match received {
-            Ok(out) => out.messages.unwrap_or_default(),
-            Err(e) => {
-                add(&self.tally.sqs_errors, 1);
-                eprintln!("soak: ReceiveMessage failed: {}", DisplayErrorContext(e));
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                return;
-            }
-        };
-        if messages.is_empty() {
-            return;
-        }
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        self.deliver(local, &messages).await;
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// Invokes the function with one batch and deletes what it did not hand back.
-    async fn deliver(&self, local: &LocalLoop, messages: &[Message]) {
-        let sqs = local.sqs();
-        add(&self.tally.deliveries, messages.len());
-        add(&self.tally.invocations, 1);
-        let event = sqs_event(messages, &self.queues.arn);
-
-        let failed: HashSet<String> = match local.invoke_within(&event, FUNCTION_TIMEOUT).await {
-            Ok(response) => response["batchItemFailures"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Err(e) => {
-                // Lambda timed out or the function failed: the whole batch comes back later.
-                if e.status == 0 {
-                    add(&self.tally.timed_out, 1);
-                } else {
-                    *self
-                        .tally
-                        .failed_by_type
-                        .lock()
-                        .unwrap()
-                        .entry(e.error_type.clone())
-                        .or_default() += 1;
-                }
-                add(&self.tally.handed_back, messages.len());
-                return;
-            }
-        };
-        add(&self.tally.handed_back, failed.len());
-        let entries: Vec<DeleteMessageBatchRequestEntry> = messages
-            .iter()
-            .filter(|m| !failed.contains(m.message_id().unwrap_or_default()))
-            .enumerate()
-            .map(|(n, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(n.to_string())
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .build()
-                    .expect("id and receipt handle are set")
-            })
-            .collect();
-        if entries.is_empty() {
-            return;
-        }
-        match sqs
-            .delete_message_batch()
-            .queue_url(&self.queues.url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-        {
-            Ok(out) => {
-                add(&self.tally.deleted, out.successful().len());
-                add(&self.tally.sqs_errors, out.failed().len());
-            }
-            Err(e) => {
-                add(&self.tally.sqs_errors, 1);
-                eprintln!("soak: DeleteMessageBatch failed: {}", DisplayErrorContext(e));
-            }
-        }
-    }
-}
-
-/// The event Lambda's SQS event source mapping sends (the shape of events/sqs-batch.json).
-fn sqs_event(messages: &[Message], queue_arn: &str) -> Value {
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            let attributes: serde_json::Map<String, Value> = m
-                .attributes()
-                .map(|a| {
-                    a.iter()
-                        .map(|(k, v)| (k.as_str().to_owned(), Value::String(v.clone())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            json!({
-                "messageId": m.message_id(),
-                "receiptHandle": m.receipt_handle(),
-                "body": m.body(),
-                "attributes": attributes,
-                "messageAttributes": {},
-                "md5OfBody": m.md5_of_body(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            })
-        })
-        .collect();
-    json!({ "Records": records })
 }
 
 /// A result as read from the results queue.
@@ -527,12 +365,19 @@ async fn under_faults_and_load_every_request_ends_once_and_nothing_runs_twice() 
     let started = Instant::now();
     let mut message_ids = send_requests(&local, &queues.url, &requests[..n.min(BACKLOG)]).await;
     let mut next_progress_report = 0.1;
-    let esm = Esm {
-        queues: &queues,
-        tally: Tally::default(),
-        in_flight: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-    };
+    let esm = EventSourceMapping::new(
+        &local,
+        EsmOptions {
+            batch_size: 10,
+            visibility_timeout: Some(Duration::from_secs(VISIBILITY_TIMEOUT_S)),
+            concurrency: INVOKERS,
+            function_timeout: FUNCTION_TIMEOUT,
+            wait_time: Duration::from_secs(1),
+            ..EsmOptions::for_queue(&queues)
+        },
+    )
+    .expect("the event source mapping's options are valid");
+    let stop_reading = AtomicBool::new(false);
     let results = Mutex::new(Vec::new());
     let kills_planned = (n / 100).clamp(3, 40);
     let mut kills_done = 0usize;
@@ -591,7 +436,7 @@ async fn under_faults_and_load_every_request_ends_once_and_nothing_runs_twice() 
 
             let outage_over = matches!(outage, Some((_, Some(_))));
             let all_sent = message_ids.len() == n;
-            if all_sent && depth.is_empty() && esm.in_flight.load(Ordering::SeqCst) == 0 && outage_over {
+            if all_sent && depth.is_empty() && esm.in_flight() == 0 && outage_over {
                 quiet += 1;
                 if quiet >= 3 {
                     break;
@@ -611,10 +456,10 @@ async fn under_faults_and_load_every_request_ends_once_and_nothing_runs_twice() 
             }
         }
         proxy.set_down(false);
-        esm.stop.store(true, Ordering::Relaxed);
+        stop_reading.store(true, Ordering::Relaxed);
     };
-    let pollers = futures::future::join_all((0..INVOKERS).map(|_| esm.poll(&local)));
-    tokio::join!(control, pollers, read_results(&local, &esm.stop, &results));
+    // The mapping's pollers run until the control loop ends, then finish the batch they are in.
+    tokio::join!(esm.run_until(control), read_results(&local, &stop_reading, &results));
     let elapsed = started.elapsed();
     if let Some(depth) = timed_out_waiting {
         panic!(
@@ -767,7 +612,7 @@ async fn under_faults_and_load_every_request_ends_once_and_nothing_runs_twice() 
     }
 
     // Print the figures.
-    let t = &esm.tally;
+    let t = esm.counters();
     let secs = elapsed.as_secs_f64();
     let deadline_cut = count_in(&deadline_log, "record not started");
     println!(
@@ -800,16 +645,17 @@ async fn under_faults_and_load_every_request_ends_once_and_nothing_runs_twice() 
     );
     println!(
         "ESM: {} receives, {} messages delivered ({:.2} per request), {} invocations, {} records handed back, \
-         {} deleted, {} invocations timed out, failed invocations by type {:?}, {} SQS errors",
-        get(&t.receives),
-        get(&t.deliveries),
-        get(&t.deliveries) as f64 / n as f64,
-        get(&t.invocations),
-        get(&t.handed_back),
-        get(&t.deleted),
-        get(&t.timed_out),
-        t.failed_by_type.lock().unwrap(),
-        get(&t.sqs_errors)
+         {} deleted, {} invocations timed out, failed invocations by type {:?}, {} unreadable answers, {} SQS errors",
+        t.receives,
+        t.deliveries,
+        t.deliveries as f64 / n as f64,
+        t.invocations,
+        t.handed_back,
+        t.deleted,
+        t.timed_out,
+        t.failed_by_type,
+        t.invalid_responses,
+        t.sqs_errors
     );
     println!(
         "faults: execution environments killed {kills_done}; results queue unreachable for {:.1} s ({} connections cut); \
