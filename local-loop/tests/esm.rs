@@ -1,5 +1,7 @@
 //! The event source mapping against moto, with the test acting as the function: the events it
 //! builds, what it deletes, and that it leaves visibility, delays and FIFO groups to moto.
+// Tests and their helpers may unwrap: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -2,6 +2,8 @@
 //! Lambda runtime client so that a test can act as the function on the Runtime API.
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
+// Test support: `pub` for the test files that include it.
+#![allow(unreachable_pub)]
 
 use std::future::Future;
 use std::path::PathBuf;
