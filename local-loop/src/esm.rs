@@ -49,6 +49,8 @@ pub struct EsmOptions {
     /// Invocations in flight at most (pollers); Lambda's `MaximumConcurrency`.
     pub concurrency: usize,
     /// An invocation without an answer by then counts as timed out: nothing of its batch is deleted.
+    /// Give it the loop's [`crate::LoopOptions::function_timeout`] when there is one, so that the
+    /// function's deadline and the mapping's patience agree.
     pub function_timeout: Duration,
     /// `WaitTimeSeconds` of each receive (whole seconds, at most 20). A stop takes effect after the
     /// receive in progress, so a short wait stops sooner.
@@ -293,7 +295,7 @@ impl EventSourceMapping {
             Ok(response) => response,
             Err(e) => {
                 // Lambda timed out or the function failed: the whole batch comes back later.
-                if e.status == 0 && e.error_message.starts_with("no response within") {
+                if e.is_timeout() {
                     add(&self.tally.timed_out, 1);
                 } else {
                     *self

@@ -168,6 +168,16 @@ pub struct InvokeError {
     pub error_message: String,
 }
 
+/// How [`LocalLoop::invoke_within`] says that no answer came in time.
+const NO_RESPONSE: &str = "no response within";
+
+impl InvokeError {
+    /// Whether the invocation got no answer within its timeout (rather than failing).
+    pub fn is_timeout(&self) -> bool {
+        self.status == 0 && self.error_message.starts_with(NO_RESPONSE)
+    }
+}
+
 impl std::fmt::Display for InvokeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} (HTTP {}): {}", self.error_type, self.status, self.error_message)
@@ -636,7 +646,7 @@ impl Invoker {
         };
         let (status, body) = tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| fail(0, "LocalLoop", format!("no response within {} ms", timeout.as_millis())))??;
+            .map_err(|_| fail(0, "LocalLoop", format!("{NO_RESPONSE} {} ms", timeout.as_millis())))??;
         let value: Value =
             serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
         if status == 200 {
