@@ -378,6 +378,8 @@ impl LocalLoop {
             ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
             ("AWS_ENDPOINT_URL_SQS", moto_url.clone()),
             ("AWS_ENDPOINT_URL_SERVICE_CATALOG", emulator.url()),
+            // The emulator answers the Resource Groups Tagging API (GetResources) on the same port.
+            ("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", emulator.url()),
             ("RESULTS_QUEUE_URL", results_queue_url.clone()),
             ("AWS_LAMBDA_FUNCTION_NAME", options.function_name.clone()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
