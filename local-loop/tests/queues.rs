@@ -22,6 +22,7 @@ async fn attribute(local: &sc_local_loop::LocalLoop, url: &str, name: QueueAttri
 }
 
 #[tokio::test]
+#[ignore = "needs moto_server and cargo-lambda on PATH: run `make test`"]
 async fn a_requests_queue_is_created_before_the_function_and_its_url_is_in_the_environment() {
     // GIVEN a FIFO requests queue whose URL goes into two variables, and one more variable
     let mut options = options_without_function()
@@ -41,7 +42,7 @@ async fn a_requests_queue_is_created_before_the_function_and_its_url_is_in_the_e
     );
 
     // WHEN the loop starts
-    let Some(local) = start(options).await else { return };
+    let local = start(options).await;
 
     // THEN the queue and its DLQ are FIFO, linked by a RedrivePolicy, and the function was told
     let queues = local.requests_queue().expect("a requests queue").clone();
@@ -69,10 +70,9 @@ async fn a_requests_queue_is_created_before_the_function_and_its_url_is_in_the_e
 }
 
 #[tokio::test]
+#[ignore = "needs moto_server and cargo-lambda on PATH: run `make test`"]
 async fn a_delayed_message_keeps_the_queue_from_being_empty() {
-    let Some(local) = start(options_without_function()).await else {
-        return;
-    };
+    let local = start(options_without_function()).await;
     let queues = local.create_queue_with_dlq("sc-delays", 5).await.expect("queues");
 
     local

@@ -23,13 +23,14 @@ fn header<'a>(headers: &'a hyper::HeaderMap, name: &str) -> &'a str {
 }
 
 #[tokio::test]
+#[ignore = "needs moto_server and cargo-lambda on PATH: run `make test`"]
 async fn next_carries_the_real_deadline_and_the_invoked_arn_and_answers_pass_through() {
     // GIVEN a loop with a 3 s function timeout and an ARN, and the test as its function
     let mut options = options_without_function();
     options.function_timeout = Some(Duration::from_secs(3));
     let arn = format!("{}:live", options.function_arn());
     options.invoked_function_arn = Some(arn.clone());
-    let Some(local) = start(options).await else { return };
+    let local = start(options).await;
     let runtime = Runtime::new(local.runtime_api());
     assert!(
         !local.runtime_api().contains(&format!(":{}/", local.invoke_port())),
@@ -93,6 +94,7 @@ async fn next_carries_the_real_deadline_and_the_invoked_arn_and_answers_pass_thr
 }
 
 #[tokio::test]
+#[ignore = "needs moto_server and cargo-lambda on PATH: run `make test`"]
 async fn function_processes_are_pointed_at_the_proxy() {
     let mut options = options_without_function();
     options.function_timeout = Some(Duration::from_secs(5));
@@ -101,7 +103,7 @@ async fn function_processes_are_pointed_at_the_proxy() {
         "-c".into(),
         "echo \"runtime api: $AWS_LAMBDA_RUNTIME_API\"; exec sleep 600".into(),
     ]);
-    let Some(local) = start(options).await else { return };
+    let local = start(options).await;
 
     let mut probe = local.spawn_function("probe", &[]).expect("the probe starts");
 
@@ -117,11 +119,12 @@ async fn function_processes_are_pointed_at_the_proxy() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto_server and cargo-lambda on PATH: run `make test`"]
 async fn a_runtime_that_dies_while_waiting_does_not_take_the_next_invocation() {
     // GIVEN a runtime whose /next waits at the proxy, and which then dies (its connection closes)
     let mut options = options_without_function();
     options.function_timeout = Some(Duration::from_secs(5));
-    let Some(local) = start(options).await else { return };
+    let local = start(options).await;
     let api = local.runtime_api().trim_start_matches("http://");
     let (host, path) = api.split_once('/').expect("host/path");
     let mut dead = tokio::net::TcpStream::connect(host).await.expect("the proxy accepts");
@@ -149,10 +152,9 @@ async fn a_runtime_that_dies_while_waiting_does_not_take_the_next_invocation() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto_server and cargo-lambda on PATH: run `make test`"]
 async fn without_a_function_timeout_the_function_sees_what_cargo_lambda_sends() {
-    let Some(local) = start(options_without_function()).await else {
-        return;
-    };
+    let local = start(options_without_function()).await;
     assert!(local
         .runtime_api()
         .contains(&format!("127.0.0.1:{}/", local.invoke_port())));
