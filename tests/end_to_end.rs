@@ -145,8 +145,9 @@ async fn a_record_slower_than_the_deadline_is_handed_back_and_the_rest_answer_in
     let response = local.invoke_within(&batch, Duration::from_secs(10)).await.unwrap();
     let took = started.elapsed();
 
-    // THEN it answered before its deadline, with only the slow record handed back
-    assert!(took < Duration::from_secs(4), "answered after {took:?}");
+    // THEN it answered before its deadline (4 s from when the runtime took the invocation, a moment
+    // after this call began; the slow call alone would have taken 8 s), only the slow record back
+    assert!(took < Duration::from_millis(4_500), "answered after {took:?}");
     assert!(
         took >= Duration::from_millis(2_900),
         "the slow record had until 3 s: {took:?}"
