@@ -99,109 +99,89 @@ impl Config {
     /// Reads the configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let non_empty = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-
         let results_queue_url = non_empty("RESULTS_QUEUE_URL").ok_or(ConfigError::Missing("RESULTS_QUEUE_URL"))?;
         check_queue_url("RESULTS_QUEUE_URL", &results_queue_url)?;
-
-        let max_concurrency = match non_empty("MAX_CONCURRENCY") {
-            None => DEFAULT_MAX_CONCURRENCY,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "MAX_CONCURRENCY",
-                        reason: format!("expected a whole number from 1 to 1000, got {v:?}"),
-                    })
-                }
-            },
+        let seconds = |name: &'static str, range: std::ops::RangeInclusive<u64>, default: Duration| {
+            number_in(name, non_empty(name), range, default.as_secs()).map(Duration::from_secs)
         };
-
-        let default_accept_language = match non_empty("DEFAULT_ACCEPT_LANGUAGE") {
-            None => None,
-            Some(v) => Some(AcceptLanguage::parse(&v).ok_or_else(|| ConfigError::Invalid {
-                name: "DEFAULT_ACCEPT_LANGUAGE",
-                reason: format!("expected one of en, jp, zh, got {v:?}"),
-            })?),
-        };
-
-        let deadline_margin = match non_empty("DEADLINE_MARGIN_MS") {
-            None => DEFAULT_DEADLINE_MARGIN,
-            Some(v) => match v.parse::<u64>().map(Duration::from_millis) {
-                Ok(margin) if margin >= MIN_DEADLINE_MARGIN => margin,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "DEADLINE_MARGIN_MS",
-                        reason: format!(
-                            "expected milliseconds as a whole number of at least {} (time to publish results and \
-                             answer before the deadline), got {v:?}",
-                            MIN_DEADLINE_MARGIN.as_millis()
-                        ),
-                    })
-                }
-            },
-        };
-
-        let sdk_attempt_timeout = match non_empty("SDK_ATTEMPT_TIMEOUT_MS") {
-            None => DEFAULT_SDK_ATTEMPT_TIMEOUT,
-            Some(v) => match v.parse::<u64>() {
-                Ok(ms) if (100..=900_000).contains(&ms) => Duration::from_millis(ms),
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "SDK_ATTEMPT_TIMEOUT_MS",
-                        reason: format!("expected milliseconds from 100 to 900000, got {v:?}"),
-                    })
-                }
-            },
-        };
-
-        let tracking = tracking(&non_empty)?;
-        let requests_queue_url = non_empty("REQUESTS_QUEUE_URL");
-        if let Some(url) = &requests_queue_url {
-            check_queue_url("REQUESTS_QUEUE_URL", url)?;
-        }
-        let metrics_namespace =
-            crate::metrics::namespace_setting(lookup("METRICS_NAMESPACE").as_deref()).map_err(|reason| {
-                ConfigError::Invalid {
-                    name: "METRICS_NAMESPACE",
-                    reason,
-                }
-            })?;
-
         Ok(Config {
             results_queue_url,
-            max_concurrency,
-            default_accept_language,
+            max_concurrency: number_in(
+                "MAX_CONCURRENCY",
+                non_empty("MAX_CONCURRENCY"),
+                1..=1000,
+                DEFAULT_MAX_CONCURRENCY,
+            )?,
+            default_accept_language: accept_language(non_empty("DEFAULT_ACCEPT_LANGUAGE"))?,
             allowed_service_action_ids: allow_list("ALLOWED_SERVICE_ACTION_IDS", lookup("ALLOWED_SERVICE_ACTION_IDS"))?,
             allowed_provisioned_product_ids: allow_list(
                 "ALLOWED_PROVISIONED_PRODUCT_IDS",
                 lookup("ALLOWED_PROVISIONED_PRODUCT_IDS"),
             )?,
-            deadline_margin,
-            sdk_attempt_timeout,
-            tracking,
-            requests_queue_url,
-            metrics_namespace,
+            deadline_margin: deadline_margin(non_empty("DEADLINE_MARGIN_MS"))?,
+            sdk_attempt_timeout: Duration::from_millis(number_in(
+                "SDK_ATTEMPT_TIMEOUT_MS",
+                non_empty("SDK_ATTEMPT_TIMEOUT_MS"),
+                100..=900_000,
+                DEFAULT_SDK_ATTEMPT_TIMEOUT.as_millis() as u64,
+            )?),
+            tracking: tracking(&non_empty)?,
+            requests_queue_url: optional_queue_url("REQUESTS_QUEUE_URL", non_empty("REQUESTS_QUEUE_URL"))?,
+            metrics_namespace: crate::metrics::namespace_setting(lookup("METRICS_NAMESPACE").as_deref()).map_err(
+                |reason| ConfigError::Invalid {
+                    name: "METRICS_NAMESPACE",
+                    reason,
+                },
+            )?,
             function_name: crate::metrics::function_name_dimension(lookup("AWS_LAMBDA_FUNCTION_NAME").as_deref()),
             max_calls_per_second: max_calls_per_second(non_empty("SC_MAX_CALLS_PER_SECOND"))?,
-            name_cache_ttl: Duration::from_secs(number_in(
-                "NAME_CACHE_SECONDS",
-                non_empty("NAME_CACHE_SECONDS"),
-                0..=86_400u64,
-                DEFAULT_NAME_CACHE.as_secs(),
-            )?),
-            retry_backoff: Duration::from_secs(number_in(
+            name_cache_ttl: seconds("NAME_CACHE_SECONDS", 0..=86_400, DEFAULT_NAME_CACHE)?,
+            retry_backoff: seconds(
                 "RETRY_BACKOFF_SECONDS",
-                non_empty("RETRY_BACKOFF_SECONDS"),
-                0..=43_200u64,
-                DEFAULT_RETRY_BACKOFF.as_secs(),
-            )?),
-            retry_backoff_max: Duration::from_secs(number_in(
+                0..=MAX_VISIBILITY_SECONDS,
+                DEFAULT_RETRY_BACKOFF,
+            )?,
+            retry_backoff_max: seconds(
                 "RETRY_BACKOFF_MAX_SECONDS",
-                non_empty("RETRY_BACKOFF_MAX_SECONDS"),
                 1..=MAX_VISIBILITY_SECONDS,
-                DEFAULT_RETRY_BACKOFF_MAX.as_secs(),
-            )?),
+                DEFAULT_RETRY_BACKOFF_MAX,
+            )?,
         })
+    }
+}
+
+/// `DEFAULT_ACCEPT_LANGUAGE`: `en`, `jp` or `zh`, or unset.
+fn accept_language(raw: Option<String>) -> Result<Option<AcceptLanguage>, ConfigError> {
+    let Some(v) = raw else { return Ok(None) };
+    AcceptLanguage::parse(&v).map(Some).ok_or_else(|| ConfigError::Invalid {
+        name: "DEFAULT_ACCEPT_LANGUAGE",
+        reason: format!("expected one of en, jp, zh, got {v:?}"),
+    })
+}
+
+/// `DEADLINE_MARGIN_MS`: at least [`MIN_DEADLINE_MARGIN`].
+fn deadline_margin(raw: Option<String>) -> Result<Duration, ConfigError> {
+    let Some(v) = raw else {
+        return Ok(DEFAULT_DEADLINE_MARGIN);
+    };
+    match v.parse::<u64>().map(Duration::from_millis) {
+        Ok(margin) if margin >= MIN_DEADLINE_MARGIN => Ok(margin),
+        _ => Err(ConfigError::Invalid {
+            name: "DEADLINE_MARGIN_MS",
+            reason: format!(
+                "expected milliseconds as a whole number of at least {} (time to publish results and answer \
+                 before the deadline), got {v:?}",
+                MIN_DEADLINE_MARGIN.as_millis()
+            ),
+        }),
+    }
+}
+
+/// A queue URL setting that may be unset.
+fn optional_queue_url(name: &'static str, raw: Option<String>) -> Result<Option<String>, ConfigError> {
+    match raw {
+        Some(url) => check_queue_url(name, &url).map(|()| Some(url)),
+        None => Ok(None),
     }
 }
 

@@ -311,65 +311,67 @@ pub fn parse_request(value: &Value) -> Result<ActionRequest, RequestError> {
         Some(v) => parse_parameters(v)?,
     };
 
-    let accept_language = match string_member(obj, "acceptLanguage")? {
-        None => None,
-        Some(s) => Some(AcceptLanguage::parse(s).ok_or_else(|| {
-            RequestError::new(
-                "acceptLanguage",
-                format!("`acceptLanguage` must be one of en, jp, zh, got {}", shown(s)),
-            )
-        })?),
-    };
-
-    let idempotency_key = match string_member(obj, "idempotencyKey")? {
-        None => None,
-        Some(k) if (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.chars().count()) => Some(k.to_owned()),
-        Some(k) => {
-            return Err(RequestError::new(
-                "idempotencyKey",
-                format!(
-                    "`idempotencyKey` must be 1-{MAX_IDEMPOTENCY_KEY_LEN} characters, got {}",
-                    k.chars().count()
-                ),
-            ))
-        }
-    };
-
-    let dry_run = match member(obj, "dryRun")? {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => {
-            return Err(RequestError::new(
-                "dryRun",
-                format!("`dryRun` must be true or false, got {}", type_name(other)),
-            ))
-        }
-    };
-
-    let fleet_run_id = match string_member(obj, "fleetRunId")? {
-        None => None,
-        Some(id) if crate::token::is_valid_execute_token(id) => Some(id.to_owned()),
-        Some(id) => {
-            return Err(RequestError::new(
-                "fleetRunId",
-                format!(
-                    "`fleetRunId` must be a fleet run id (1-128 of [a-zA-Z0-9_-]), got {}",
-                    shown(id)
-                ),
-            ))
-        }
-    };
-
     Ok(ActionRequest {
         target,
         action,
         parameters,
         parameters_given: given_parameters.is_some(),
-        accept_language,
-        idempotency_key,
-        dry_run,
-        fleet_run_id,
+        accept_language: accept_language(obj)?,
+        idempotency_key: idempotency_key(obj)?,
+        dry_run: dry_run(obj)?,
+        fleet_run_id: fleet_run_id(obj)?,
     })
+}
+
+fn accept_language(obj: &Map<String, Value>) -> Result<Option<AcceptLanguage>, RequestError> {
+    let Some(s) = string_member(obj, "acceptLanguage")? else {
+        return Ok(None);
+    };
+    AcceptLanguage::parse(s).map(Some).ok_or_else(|| {
+        RequestError::new(
+            "acceptLanguage",
+            format!("`acceptLanguage` must be one of en, jp, zh, got {}", shown(s)),
+        )
+    })
+}
+
+fn idempotency_key(obj: &Map<String, Value>) -> Result<Option<String>, RequestError> {
+    match string_member(obj, "idempotencyKey")? {
+        None => Ok(None),
+        Some(k) if (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.chars().count()) => Ok(Some(k.to_owned())),
+        Some(k) => Err(RequestError::new(
+            "idempotencyKey",
+            format!(
+                "`idempotencyKey` must be 1-{MAX_IDEMPOTENCY_KEY_LEN} characters, got {}",
+                k.chars().count()
+            ),
+        )),
+    }
+}
+
+fn dry_run(obj: &Map<String, Value>) -> Result<bool, RequestError> {
+    match member(obj, "dryRun")? {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(RequestError::new(
+            "dryRun",
+            format!("`dryRun` must be true or false, got {}", type_name(other)),
+        )),
+    }
+}
+
+fn fleet_run_id(obj: &Map<String, Value>) -> Result<Option<String>, RequestError> {
+    match string_member(obj, "fleetRunId")? {
+        None => Ok(None),
+        Some(id) if crate::token::is_valid_execute_token(id) => Ok(Some(id.to_owned())),
+        Some(id) => Err(RequestError::new(
+            "fleetRunId",
+            format!(
+                "`fleetRunId` must be a fleet run id (1-128 of [a-zA-Z0-9_-]), got {}",
+                shown(id)
+            ),
+        )),
+    }
 }
 
 /// The members that name what a request acts on; exactly one must be given.
