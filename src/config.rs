@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::deadline::MIN_DEADLINE_MARGIN;
+use crate::error::RecordError;
 use crate::request::{is_valid_id, AcceptLanguage};
 
 /// Default number of records of one SQS batch that run at the same time (the default SQS batch size).
@@ -147,6 +148,44 @@ impl Config {
                 DEFAULT_RETRY_BACKOFF_MAX,
             )?,
         })
+    }
+}
+
+impl Config {
+    /// The one allow-list check: `Err(NotAllowed)` when the provisioned product allow-list is set
+    /// and does not hold `id`.
+    pub(crate) fn product_allowed(&self, id: &str) -> Result<(), RecordError> {
+        check_allowed(
+            self.allowed_provisioned_product_ids.as_ref(),
+            "provisionedProductId",
+            "ALLOWED_PROVISIONED_PRODUCT_IDS",
+            id,
+        )
+    }
+
+    /// As [`Config::product_allowed`], for the service action allow-list.
+    pub(crate) fn action_allowed(&self, id: &str) -> Result<(), RecordError> {
+        check_allowed(
+            self.allowed_service_action_ids.as_ref(),
+            "serviceActionId",
+            "ALLOWED_SERVICE_ACTION_IDS",
+            id,
+        )
+    }
+}
+
+fn check_allowed(
+    list: Option<&BTreeSet<String>>,
+    field: &'static str,
+    variable: &str,
+    id: &str,
+) -> Result<(), RecordError> {
+    match list {
+        Some(allowed) if !allowed.contains(id) => Err(RecordError::NotAllowed {
+            field,
+            message: format!("{field}: {id} is not in {variable}"),
+        }),
+        _ => Ok(()),
     }
 }
 

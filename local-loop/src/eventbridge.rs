@@ -17,19 +17,16 @@
 //!   [`EventBridge::put_event`] returns the id the event got.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_eventbridge::types::{InputTransformer as SdkInputTransformer, PutEventsRequestEntry, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::{err, free_port, LoopError, REGION};
+use crate::{err, LoopError};
 
 /// The placeholder of the action name in a preset's template (the template's `!Sub` variable).
 pub const ACTION_PLACEHOLDER: &str = "${ServiceActionName}";
@@ -147,20 +144,9 @@ pub struct EventBridge {
 }
 
 impl EventBridge {
-    /// Clients for the moto server at `endpoint_url`, in [`REGION`], with test credentials.
+    /// Clients for the moto server at `endpoint_url`, in [`crate::REGION`], with test credentials.
     pub async fn connect(endpoint_url: &str) -> EventBridge {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "local-loop",
-            ))
-            .endpoint_url(endpoint_url)
-            .load()
-            .await;
+        let sdk = crate::sdk_config(endpoint_url).await;
         EventBridge {
             events: aws_sdk_eventbridge::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
@@ -464,106 +450,30 @@ pub fn pattern_for_moto(pattern: &Value, sample: &Value) -> Value {
 pub struct MotoServer {
     _child: Child,
     url: String,
+    work_dir: PathBuf,
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        // The child is kill_on_drop; the work dir holds only its logs.
+        let _ = std::fs::remove_dir_all(&self.work_dir);
+    }
 }
 
 impl MotoServer {
     /// Starts `moto_server` from PATH on a free loopback port and waits until it listens.
     pub async fn start() -> Result<MotoServer, LoopError> {
-        let program = std::env::var_os("PATH")
-            .and_then(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join("moto_server"))
-                    .find(|p| p.is_file())
-            })
-            .ok_or_else(|| {
-                err("`moto_server` is not on PATH: run `make venv` (installs moto[server] into .venv) and put .venv/bin first on PATH")
-            })?;
-        let mut last_error = String::new();
-        for _ in 0..3 {
-            let port = free_port()?;
-            let mut child = Command::new(&program)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| err(format!("cannot start moto_server: {e}")))?;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            loop {
-                if tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
-                    .await
-                    .is_ok()
-                {
-                    return Ok(MotoServer {
-                        _child: child,
-                        url: format!("http://127.0.0.1:{port}"),
-                    });
-                }
-                if let Ok(Some(status)) = child.try_wait() {
-                    last_error = format!("moto_server exited ({status}) before listening on {port}");
-                    break;
-                }
-                if tokio::time::Instant::now() > deadline {
-                    last_error = format!("moto_server did not listen on {port} within 60 s");
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        Err(err(last_error))
+        let program = crate::Tools::find_one("moto_server", "moto[server]")?;
+        let work_dir = crate::work_dir()?;
+        let (child, port) = crate::start_moto(&program, &work_dir).await?;
+        Ok(MotoServer {
+            _child: child,
+            url: format!("http://127.0.0.1:{port}"),
+            work_dir,
+        })
     }
 
     pub fn url(&self) -> &str {
         &self.url
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn patterns_reach_into_arrays_of_objects_as_eventbridge_does() {
-        let event = json!({"source": "s", "detail": {"findings": [
-            {"Compliance": {"Status": "PASSED"}, "Resources": [{"Id": "AWS::::Account:1"}]},
-            {"Compliance": {"Status": "FAILED"}, "Resources": [{"Id": "arn:aws:ec2:x"}]}]}});
-        let failed = json!({"detail": {"findings": {"Compliance": {"Status": ["FAILED"]}}}});
-        let resolved = json!({"detail": {"findings": {"Compliance": {"Status": ["RESOLVED"]}}}});
-        let arn = json!({"detail": {"findings": {"Resources": {"Id": [{"prefix": "arn:"}]}}}});
-        assert!(pattern_matches(&failed, &event).unwrap());
-        assert!(!pattern_matches(&resolved, &event).unwrap());
-        assert!(pattern_matches(&arn, &event).unwrap());
-    }
-
-    #[test]
-    fn exists_anything_but_and_or_follow_eventbridge() {
-        let event = json!({"source": "aws.ec2", "resources": ["a", "b"], "detail": {"n": 5, "state": "stopped"}});
-        let yes = |p: Value| assert!(pattern_matches(&p, &event).unwrap(), "{p}");
-        let no = |p: Value| assert!(!pattern_matches(&p, &event).unwrap(), "{p}");
-        yes(json!({"detail": {"state": [{"exists": true}]}}));
-        no(json!({"detail": {"missing": [{"exists": true}]}}));
-        yes(json!({"detail": {"missing": [{"exists": false}]}}));
-        no(json!({"detail": [{"exists": true}]}));
-        yes(json!({"resources": ["b"]}));
-        yes(json!({"detail": {"n": [5.0]}}));
-        no(json!({"detail": {"state": [{"anything-but": ["stopped"]}]}}));
-        yes(json!({"$or": [{"source": ["x"]}, {"detail": {"state": ["stopped"]}}]}));
-        assert!(pattern_matches(&json!({"detail": {"n": [{"numeric": [">", 1]}]}}), &event).is_err());
-    }
-
-    #[test]
-    fn the_moto_pattern_drops_only_what_runs_through_an_array() {
-        let sample = json!({"source": "s", "detail": {"state": {"value": "ALARM"},
-            "configuration": {"metrics": [{"metricStat": {"metric": {"namespace": "AWS/EC2"}}}]}}});
-        let pattern = json!({"source": ["s"], "detail": {"state": {"value": ["ALARM"]},
-            "configuration": {"metrics": {"metricStat": {"metric": {"namespace": ["AWS/EC2"]}}}}}});
-        assert_eq!(
-            pattern_for_moto(&pattern, &sample),
-            json!({"source": ["s"], "detail": {"state": {"value": ["ALARM"]}}})
-        );
-        let flat = json!({"source": ["s"], "detail": {"state": {"value": ["ALARM"]}}});
-        assert_eq!(pattern_for_moto(&flat, &sample), flat);
     }
 }

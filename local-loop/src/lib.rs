@@ -64,16 +64,18 @@ pub struct Tools {
 impl Tools {
     /// Finds `moto_server` and `cargo-lambda` on PATH, or says which is missing and how to get it.
     pub fn find() -> Result<Tools, LoopError> {
-        let find = |name: &str, package: &str| {
-            which(name).ok_or_else(|| {
-                err(format!(
-                    "`{name}` is not on PATH: run `make venv` (installs {package} into .venv) and put .venv/bin first on PATH"
-                ))
-            })
-        };
         Ok(Tools {
-            moto_server: find("moto_server", "moto[server]")?,
-            cargo_lambda: find("cargo-lambda", "cargo-lambda")?,
+            moto_server: Self::find_one("moto_server", "moto[server]")?,
+            cargo_lambda: Self::find_one("cargo-lambda", "cargo-lambda")?,
+        })
+    }
+
+    /// One program on PATH, or how to get it (`package` is what `make venv` installs).
+    pub fn find_one(name: &str, package: &str) -> Result<PathBuf, LoopError> {
+        which(name).ok_or_else(|| {
+            err(format!(
+                "`{name}` is not on PATH: run `make venv` (installs {package} into .venv) and put .venv/bin first on PATH"
+            ))
         })
     }
 }
@@ -257,12 +259,52 @@ fn log_file(path: &Path) -> Result<Stdio, LoopError> {
         .map_err(|e| err(format!("cannot create {}: {e}", path.display())))
 }
 
-fn work_dir() -> Result<PathBuf, LoopError> {
+pub(crate) fn work_dir() -> Result<PathBuf, LoopError> {
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("sc-local-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir)
+}
+
+/// Starts `moto_server` on a free loopback port, its output in `work_dir`'s `moto.log` and
+/// `moto.err.log`; a port taken between the probe and moto's bind is retried with another.
+pub(crate) async fn start_moto(program: &Path, work_dir: &Path) -> Result<(Child, u16), LoopError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let port = free_port()?;
+        let err_log = work_dir.join("moto.err.log");
+        let mut child = Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log_file(&work_dir.join("moto.log"))?)
+            .stderr(log_file(&err_log)?)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| err(format!("cannot start moto_server: {e}")))?;
+        match wait_for_port(port, &mut child, "moto_server", &err_log).await {
+            Ok(()) => return Ok((child, port)),
+            Err(e) if attempt >= 3 => return Err(e),
+            Err(_) => continue,
+        }
+    }
+}
+
+/// SDK configuration for a local endpoint: the loop's region and test credentials.
+pub(crate) async fn sdk_config(endpoint_url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "local-loop",
+        ))
+        .endpoint_url(endpoint_url)
+        .load()
+        .await
 }
 
 impl LocalLoop {
@@ -272,44 +314,14 @@ impl LocalLoop {
         let tools = Tools::find()?;
         let work_dir = work_dir()?;
 
-        // moto's SQS; a port taken between our probe and its bind is retried with another.
-        let mut attempt = 0;
-        let (moto, moto_port) = loop {
-            attempt += 1;
-            let port = free_port()?;
-            let log = work_dir.join("moto.log");
-            let mut child = Command::new(&tools.moto_server)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(log_file(&log)?)
-                .stderr(log_file(&work_dir.join("moto.err.log"))?)
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| err(format!("cannot start moto_server: {e}")))?;
-            match wait_for_port(port, &mut child, "moto_server", &work_dir.join("moto.err.log")).await {
-                Ok(()) => break (child, port),
-                Err(e) if attempt >= 3 => return Err(e),
-                Err(_) => continue,
-            }
-        };
+        let (moto, moto_port) = start_moto(&tools.moto_server, &work_dir).await?;
         let moto_url = format!("http://127.0.0.1:{moto_port}");
 
         let emulator = sc_emulator::start_local(options.emulator.clone())
             .await
             .map_err(|e| err(format!("cannot start the Service Catalog emulator: {e}")))?;
 
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "local-loop",
-            ))
-            .endpoint_url(&moto_url)
-            .load()
-            .await;
+        let sdk = sdk_config(&moto_url).await;
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let results_queue_url = match options.results_queue {
             ResultsQueue::Standard => create_queue(&sqs, "sc-action-results", false).await?,

@@ -225,39 +225,23 @@ where
         Ok((self.allowed_action(&id, Some(product_id))?, None))
     }
 
-    /// `id` when the product allow-list lets it through (recorded on the span), else the rejection.
+    /// `id` when the product allow-list lets it through (recorded on the span), else the rejection
+    /// (with the action id when it was already known).
     pub(super) fn allowed_product(&self, id: &str, action: Option<&str>) -> Result<String, Failure> {
-        match &self.config.allowed_provisioned_product_ids {
-            Some(allowed) if !allowed.contains(id) => Err(Failure::new(
-                RecordError::NotAllowed {
-                    field: "provisionedProductId",
-                    message: format!("provisionedProductId: {id} is not in ALLOWED_PROVISIONED_PRODUCT_IDS"),
-                },
-                None,
-                action,
-            )),
-            _ => {
-                Span::current().record("provisioned_product_id", id);
-                Ok(id.to_owned())
-            }
-        }
+        self.config
+            .product_allowed(id)
+            .map_err(|e| Failure::new(e, None, action))?;
+        Span::current().record("provisioned_product_id", id);
+        Ok(id.to_owned())
     }
 
-    /// `id` when the action allow-list lets it through (recorded on the span), else the rejection.
+    /// `id` when the action allow-list lets it through (recorded on the span), else the rejection
+    /// (with the product id when it was already known).
     pub(super) fn allowed_action(&self, id: &str, product: Option<&str>) -> Result<String, Failure> {
-        match &self.config.allowed_service_action_ids {
-            Some(allowed) if !allowed.contains(id) => Err(Failure::new(
-                RecordError::NotAllowed {
-                    field: "serviceActionId",
-                    message: format!("serviceActionId: {id} is not in ALLOWED_SERVICE_ACTION_IDS"),
-                },
-                product,
-                None,
-            )),
-            _ => {
-                Span::current().record("service_action_id", id);
-                Ok(id.to_owned())
-            }
-        }
+        self.config
+            .action_allowed(id)
+            .map_err(|e| Failure::new(e, product, None))?;
+        Span::current().record("service_action_id", id);
+        Ok(id.to_owned())
     }
 }

@@ -149,27 +149,8 @@ where
     /// The allow-lists apply to tracking messages too: one cannot be forged to look into a product
     /// or an action this function may not touch.
     fn tracked_ids_allowed(&self, track: &TrackRecord) -> Result<(), RecordError> {
-        let product = &track.provisioned_product_id;
-        let action = &track.service_action_id;
-        let not_allowed = |field: &'static str, id: &str, list: &str| RecordError::NotAllowed {
-            field,
-            message: format!("{field}: {id} is not in {list}"),
-        };
-        if let Some(allowed) = &self.config.allowed_provisioned_product_ids {
-            if !allowed.contains(product) {
-                return Err(not_allowed(
-                    "provisionedProductId",
-                    product,
-                    "ALLOWED_PROVISIONED_PRODUCT_IDS",
-                ));
-            }
-        }
-        if let Some(allowed) = &self.config.allowed_service_action_ids {
-            if !allowed.contains(action) {
-                return Err(not_allowed("serviceActionId", action, "ALLOWED_SERVICE_ACTION_IDS"));
-            }
-        }
-        Ok(())
+        self.config.product_allowed(&track.provisioned_product_id)?;
+        self.config.action_allowed(&track.service_action_id)
     }
 
     /// `results`, then the tracking message that carries `track` (waiting as the `track.checks`-th
