@@ -45,16 +45,6 @@ pub struct ResultError {
     pub message: String,
 }
 
-impl ResultError {
-    /// A placeholder for constructors that clear it right after.
-    fn none() -> Self {
-        ResultError {
-            code: String::new(),
-            message: String::new(),
-        }
-    }
-}
-
 /// The body of a results-queue message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -181,6 +171,26 @@ pub struct RecordTag {
 }
 
 impl ResultMessage {
+    /// A result of `outcome` for the request `source` delivered, with `execute_token`, and nothing
+    /// else yet: the constructors below fill in what their outcome carries.
+    fn bare(outcome: Outcome, source: Source, execute_token: String) -> Self {
+        Self {
+            outcome,
+            execute_token,
+            source,
+            provisioned_product_id: None,
+            service_action_id: None,
+            record_detail: None,
+            error: None,
+            record_outputs: None,
+            fleet_run_id: None,
+            resource_arn: None,
+            fleet: None,
+            dry_run: None,
+            concludes_execution: false,
+        }
+    }
+
     /// An EXECUTED result.
     pub fn executed(
         source: Source,
@@ -190,19 +200,10 @@ impl ResultMessage {
         record_detail: RecordDetail,
     ) -> Self {
         Self {
-            outcome: Outcome::Executed,
-            execute_token,
-            source,
             provisioned_product_id: Some(provisioned_product_id),
             service_action_id: Some(service_action_id),
             record_detail: Some(record_detail),
-            error: None,
-            record_outputs: None,
-            fleet_run_id: None,
-            resource_arn: None,
-            fleet: None,
-            dry_run: None,
-            concludes_execution: false,
+            ..Self::bare(Outcome::Executed, source, execute_token)
         }
     }
 
@@ -215,19 +216,10 @@ impl ResultMessage {
         error: ResultError,
     ) -> Self {
         Self {
-            outcome: Outcome::Rejected,
-            execute_token,
-            source,
             provisioned_product_id,
             service_action_id,
-            record_detail: None,
             error: Some(error),
-            record_outputs: None,
-            fleet_run_id: None,
-            resource_arn: None,
-            fleet: None,
-            dry_run: None,
-            concludes_execution: false,
+            ..Self::bare(Outcome::Rejected, source, execute_token)
         }
     }
 
@@ -253,18 +245,13 @@ impl ResultMessage {
         fleet: crate::fleet::FleetSummary,
         dry_run: bool,
     ) -> Self {
-        let mut result = Self::rejected(
-            source,
-            fleet_run_id.clone(),
-            None,
+        let outcome = if dry_run { Outcome::DryRun } else { Outcome::FannedOut };
+        Self {
             service_action_id,
-            ResultError::none(),
-        );
-        result.outcome = if dry_run { Outcome::DryRun } else { Outcome::FannedOut };
-        result.error = None;
-        result.fleet = Some(fleet);
-        result.fleet_run_id = Some(fleet_run_id);
-        result
+            fleet: Some(fleet),
+            fleet_run_id: Some(fleet_run_id.clone()),
+            ..Self::bare(outcome, source, fleet_run_id)
+        }
     }
 
     /// A dry run's result for one product: the ids and token a real run would use, and the report.
@@ -275,17 +262,12 @@ impl ResultMessage {
         service_action_id: String,
         report: DryRunReport,
     ) -> Self {
-        let mut result = Self::rejected(
-            source,
-            execute_token,
-            Some(provisioned_product_id),
-            Some(service_action_id),
-            ResultError::none(),
-        );
-        result.outcome = Outcome::DryRun;
-        result.error = None;
-        result.dry_run = Some(report);
-        result
+        Self {
+            provisioned_product_id: Some(provisioned_product_id),
+            service_action_id: Some(service_action_id),
+            dry_run: Some(report),
+            ..Self::bare(Outcome::DryRun, source, execute_token)
+        }
     }
 
     /// This result, as part of the fleet run `fleet_run_id` (if any).
