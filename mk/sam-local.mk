@@ -17,6 +17,7 @@ SAM_LOCAL_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 SAM_LOCAL = $(SAM_VENV)/bin/python scripts/sam_local.py
 
 sam-local: venv $(SAM_STAMP) ## every event through sam local invoke and start-lambda (Docker), checked
+	@$(SAM_VENV)/bin/python -m unittest discover --start-directory tests/sam-local --quiet
 	@$(SAM_LOCAL) preflight
 	$(MAKE) --no-print-directory sam-build SAM_ARCH=$(SAM_LOCAL_ARCH)
 	cargo build -p sc-emulator --bin sc-emulator
