@@ -8,7 +8,7 @@
 #
 # Needs a Docker daemon: the target says what to install when none answers (.ci/run starts one
 # through scripts/with-docker.sh). SAM_INVOKE_IMAGE=<image> picks the base image; by default it is
-# public.ecr.aws/lambda/provided:al2023 when present or pullable, else one built locally.
+# public.ecr.aws/lambda/provided:al2023(-<arch>) when present or pullable, else one built locally.
 
 .PHONY: sam-local
 

@@ -43,7 +43,7 @@ BUILT_TEMPLATE = ROOT / ".aws-sam" / "build" / "template.yaml"
 FUNCTION = "ActionRunnerFunction"
 REGION = "us-east-1"
 
-# The image `sam local invoke` uses for provided.al2023, when a registry is reachable.
+# The image `sam local invoke` uses for provided.al2023 (SAM CLI pulls the `al2023-<arch>` tag).
 OFFICIAL_IMAGE = "public.ecr.aws/lambda/provided:al2023"
 # The stand-in built here when it is not: the host's libraries and shell tools, nothing else.
 LOCAL_IMAGE_REPO = "sc-action-runner-local/provided"
@@ -204,8 +204,12 @@ def invoke_image(arch: str, bootstrap: Path) -> str:
         if not image_present(chosen) and not try_pull(chosen):
             raise SetupError(f"SAM_INVOKE_IMAGE={chosen} is neither present nor pullable")
         return chosen
-    if image_present(OFFICIAL_IMAGE) or try_pull(OFFICIAL_IMAGE):
-        return OFFICIAL_IMAGE
+    official = [f"{OFFICIAL_IMAGE}-{arch}", OFFICIAL_IMAGE]
+    present = [image for image in official if image_present(image)]
+    if present:
+        return present[0]
+    if try_pull(official[0]):
+        return official[0]
     return local_base_image(arch, bootstrap)
 
 
@@ -260,10 +264,13 @@ def local_base_image(arch: str, bootstrap: Path) -> str:
         print(f"Local base image {image} is up to date")
         return image
     print(f"Building the local base image {image} (no registry image available)")
+    previous = docker("image", "inspect", "--format", "{{.Id}}", image).stdout.decode().strip()
     docker("image", "rm", "--force", f"{LOCAL_IMAGE_REPO}:rapid-{arch}")
     imported = docker("import", "--change", f"LABEL {LOCAL_IMAGE_LABEL}={digest}", "-", image, input=tar)
     if imported.returncode != 0:
         raise SetupError(f"docker import failed: {imported.stderr.decode(errors='replace').strip()}")
+    if previous:
+        docker("image", "rm", previous)  # the old base, now untagged (kept if something still uses it)
     return image
 
 
