@@ -8,7 +8,7 @@ Service Catalog emulator, bound to the Docker bridge address so that the contain
 response and every result read back from the results queue is printed, like `make demo`, and checked
 against tests/sam-local/expected.json (see tests/sam-local/README.md); any difference fails the run.
 
-    sam_local.py check-docker     exit 0 when a Docker daemon answers, else say what to install
+    sam_local.py preflight    expected.json complete and well-formed; Docker answers, else what to install
     sam_local.py run --emulator target/debug/sc-emulator --moto .venv/bin/moto_server
 
 `make sam-local` builds first (sam build, the emulator) and runs this with .venv-sam's Python, which
@@ -440,7 +440,10 @@ def answer_from(payload: str, request_id: str | None, log: str, failed: bool = F
 def invoke_with_sam(event_file: Path, image: str, env_file: Path) -> Answer:
     """`sam local invoke` with one event file: the response is on stdout, the logs on stderr."""
     argv = [*sam_command("invoke"), FUNCTION, "--event", str(event_file), *sam_invoke_options(image, env_file)]
-    done = run(argv, timeout=600)
+    try:
+        done = run(argv, timeout=600)
+    except subprocess.TimeoutExpired:
+        return Answer(None, "SamCliTimeout", "sam local invoke did not finish within 600 s")
     log = done.stderr.decode(errors="replace")
     if done.returncode != 0:
         return Answer(None, "SamCliFailed", f"sam local invoke exited {done.returncode}", None, log)
@@ -449,8 +452,13 @@ def invoke_with_sam(event_file: Path, image: str, env_file: Path) -> Answer:
 
 def invoke_with_client(lambda_client, event_file: Path, services: Services) -> Answer:
     """boto3's Lambda client against `sam local start-lambda`, as an application would call it."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     before = len(services.log("start-lambda"))
-    reply = lambda_client.invoke(FunctionName=FUNCTION, Payload=event_file.read_bytes())
+    try:
+        reply = lambda_client.invoke(FunctionName=FUNCTION, Payload=event_file.read_bytes())
+    except (BotoCoreError, ClientError) as e:
+        return Answer(None, type(e).__name__, str(e), None, services.log("start-lambda")[before:])
     payload = reply["Payload"].read().decode(errors="replace")
     log = services.log("start-lambda")[before:]
     return answer_from(payload, last_request_id(log), log, failed="FunctionError" in reply)
@@ -498,12 +506,12 @@ def read_expectations(expected_file: Path, events_dir: Path) -> dict:
 
 def load_cases(expected: dict, events_dir: Path, work_dir: Path) -> list[Case]:
     """Every events/*.json, the generated events, then the start-lambda invocations."""
-    cases = [Case(f"events/{f}", events_dir / f, "sam local invoke", entry) for f, entry in sorted(expected["events"].items())]
+    cases = [Case(shown(events_dir / f), events_dir / f, "sam local invoke", entry) for f, entry in sorted(expected["events"].items())]
     for name, entry in expected["generated"].items():
         event_file = generate_event(entry["generate"], work_dir / f"{name}.json")
         cases.append(Case(f"generated {name}", event_file, "sam local invoke", entry))
     for f in expected["startLambda"]:
-        cases.append(Case(f"events/{f}", events_dir / f, "start-lambda", expected["events"][f]))
+        cases.append(Case(shown(events_dir / f), events_dir / f, "start-lambda", expected["events"][f]))
     return cases
 
 
@@ -743,6 +751,8 @@ def main(argv: list[str]) -> int:
             outcome = 0
     except SetupError as e:
         print(f"error: {e}", file=sys.stderr)
+    except subprocess.TimeoutExpired as e:
+        print(f"error: {' '.join(map(str, e.cmd))} did not finish within {e.timeout:.0f} s", file=sys.stderr)
     except (KeyboardInterrupt, Interrupted):
         print("\ninterrupted: stopping start-lambda, the emulator, moto and this run's containers", file=sys.stderr)
         outcome = 130
