@@ -411,13 +411,10 @@ def sam_command(*subcommand: str) -> list[str]:
 
 
 def sam_invoke_options(image: str, env_file: Path) -> list[str]:
-    return [
-        "--template", str(BUILT_TEMPLATE),
-        "--env-vars", str(env_file),
-        "--invoke-image", image,
-        "--skip-pull-image",
-        "--region", REGION,
-    ]  # fmt: skip
+    """What `sam local invoke` and `start-lambda` share: the built template, the generated
+    --env-vars, the base image (never pulled: it is present by now) and the region."""
+    options = ["--template", str(BUILT_TEMPLATE), "--env-vars", str(env_file)]
+    return options + ["--invoke-image", image, "--skip-pull-image", "--region", REGION]
 
 
 def last_request_id(log: str) -> str | None:
@@ -432,7 +429,8 @@ def answer_from(payload: str, request_id: str | None, log: str, failed: bool = F
         value = json.loads(payload)
     except ValueError:
         value = payload.strip()
-    if isinstance(value, dict) and "errorType" in value and (failed or set(value) <= {"errorType", "errorMessage", "stackTrace"}):
+    lambda_error = isinstance(value, dict) and set(value) <= {"errorType", "errorMessage", "stackTrace"}
+    if isinstance(value, dict) and "errorType" in value and (failed or lambda_error):
         return Answer(None, value["errorType"], value.get("errorMessage", ""), request_id, log)
     return Answer(value, None, "", request_id, log)
 
@@ -496,8 +494,10 @@ def read_expectations(expected_file: Path, events_dir: Path) -> dict:
         kinds = [k for k in RESPONSE_KINDS if k in entry.get("response", {})]
         specs = entry.get("results", {}).values()
         if len(kinds) != 1 or not all(parse_result_spec(spec)[0] in ("EXECUTED", "REJECTED") for spec in specs):
-            raise SetupError(f"{shown(expected_file)}: {name}: response needs one of {RESPONSE_KINDS}, results "
-                             "values look like \"EXECUTED\" or \"REJECTED <code>[: <text>]\"")  # fmt: skip
+            raise SetupError(
+                f"{shown(expected_file)}: {name}: the response needs one of {', '.join(RESPONSE_KINDS)}, and "
+                'results values look like "EXECUTED" or "REJECTED <code>[: <text>]"'
+            )
     unknown = [f for f in expected["startLambda"] if f not in expected["events"]]
     if unknown:
         raise SetupError(f"{shown(expected_file)}: startLambda names events without an entry: {unknown}")
@@ -506,7 +506,10 @@ def read_expectations(expected_file: Path, events_dir: Path) -> dict:
 
 def load_cases(expected: dict, events_dir: Path, work_dir: Path) -> list[Case]:
     """Every events/*.json, the generated events, then the start-lambda invocations."""
-    cases = [Case(shown(events_dir / f), events_dir / f, "sam local invoke", entry) for f, entry in sorted(expected["events"].items())]
+    cases = [
+        Case(shown(events_dir / f), events_dir / f, "sam local invoke", entry)
+        for f, entry in sorted(expected["events"].items())
+    ]
     for name, entry in expected["generated"].items():
         event_file = generate_event(entry["generate"], work_dir / f"{name}.json")
         cases.append(Case(f"generated {name}", event_file, "sam local invoke", entry))
@@ -586,7 +589,8 @@ def check_results(results: list[dict], expected: dict, request_id: str | None) -
             continue
         outcome, code, text = parse_result_spec(spec)
         error = result.get("error") or {}
-        if (result.get("outcome"), error.get("code")) != (outcome, code) or (text and text not in error.get("message", "")):
+        message_differs = text is not None and text not in error.get("message", "")
+        if (result.get("outcome"), error.get("code")) != (outcome, code) or message_differs:
             problems.append(f"{source}: expected {spec}, got {result_line(result)}")
     problems += [f"unexpected result for {source}: {result_line(r)}" for source, r in by_source.items()]
     return problems
@@ -674,11 +678,12 @@ def run_all(args: argparse.Namespace, services: Services, marker_holder: list[st
     queue_url = sqs.create_queue(QueueName=f"sc-action-results-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     marker_holder.append(f"RESULTS_QUEUE_URL={queue_url}")
     env_file = services.work_dir / "env.json"
-    env_file.write_text(json.dumps({FUNCTION: {
+    variables = {
         "RESULTS_QUEUE_URL": queue_url,
         "AWS_ENDPOINT_URL_SQS": moto_url,
         "AWS_ENDPOINT_URL_SERVICE_CATALOG": emulator_url,
-    }}, indent=2))  # fmt: skip
+    }
+    env_file.write_text(json.dumps({FUNCTION: variables}, indent=2))
     print(f"  image               {image}")
     print(f"  SQS (moto)          {moto_url}")
     print(f"  Service Catalog     {emulator_url}")
@@ -696,9 +701,13 @@ def run_all(args: argparse.Namespace, services: Services, marker_holder: list[st
         endpoint = start_lambda(services, image, env_file)
         print(f"\nsam local start-lambda at {endpoint}; invoking with boto3's Lambda client")
         client = boto3.client(
-            "lambda", endpoint_url=endpoint, region_name=REGION, aws_access_key_id="test",
-            aws_secret_access_key="test", config=Config(read_timeout=600, retries={"max_attempts": 0}),
-        )  # fmt: skip
+            "lambda",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(read_timeout=600, retries={"max_attempts": 0}),
+        )
         for case in client_cases:
             answer = invoke_with_client(client, case.event_file, services)
             run_case(case, answer, take_results(sqs, queue_url), tally)
@@ -712,7 +721,7 @@ def raise_interrupted(signum, _frame):
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("preflight", help="expectations well-formed and complete, Docker answers (else what to install)")
+    check = sub.add_parser("preflight", help="expected.json complete and well-formed, Docker answering")
     go = sub.add_parser("run", help="every event through sam local invoke and start-lambda, checked")
     go.add_argument("--emulator", required=True, help="the sc-emulator binary")
     go.add_argument("--moto", required=True, help="the moto_server program")

@@ -84,7 +84,9 @@ class Expectations(unittest.TestCase):
 
     def test_an_event_without_an_entry_or_an_entry_without_an_event_is_an_error(self):
         entry = {"response": {"outcome": "EXECUTED"}, "results": {REQUEST_ID: "EXECUTED"}}
-        for events, entries in ((["a.json", "new.json"], {"a.json": entry}), (["a.json"], {"a.json": entry, "gone.json": entry})):
+        new_event_without_entry = (["a.json", "new.json"], {"a.json": entry})
+        entry_without_event = (["a.json"], {"a.json": entry, "gone.json": entry})
+        for events, entries in (new_event_without_entry, entry_without_event):
             with tempfile.TemporaryDirectory() as directory:
                 files = self.write(directory, events, {"events": entries, "generated": {}, "startLambda": []})
                 with self.assertRaises(SetupError):
@@ -97,7 +99,8 @@ class Expectations(unittest.TestCase):
             {"response": {"outcome": "EXECUTED"}, "results": {"m-1": "DONE"}},
         ):
             with tempfile.TemporaryDirectory() as directory:
-                files = self.write(directory, ["a.json"], {"events": {"a.json": entry}, "generated": {}, "startLambda": []})
+                expected = {"events": {"a.json": entry}, "generated": {}, "startLambda": []}
+                files = self.write(directory, ["a.json"], expected)
                 with self.assertRaises(SetupError):
                     sam_local.read_expectations(*files)
 
