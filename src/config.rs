@@ -189,6 +189,19 @@ fn check_allowed(
     }
 }
 
+/// The SDK's endpoint variables (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) among `vars` that
+/// are set but blank. The SDK would take a blank one as the endpoint and fail at the first call of
+/// that service; `sam local invoke` passes a template's conditional variable as `""`. `main` unsets
+/// them before the SDK reads the environment, so blank means "not set", as for every other setting.
+pub fn blank_endpoint_variables(vars: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    vars.into_iter()
+        .filter(|(name, value)| {
+            (name == "AWS_ENDPOINT_URL" || name.starts_with("AWS_ENDPOINT_URL_")) && value.trim().is_empty()
+        })
+        .map(|(name, _)| name)
+        .collect()
+}
+
 /// `DEFAULT_ACCEPT_LANGUAGE`: `en`, `jp` or `zh`, or unset.
 fn accept_language(raw: Option<String>) -> Result<Option<AcceptLanguage>, ConfigError> {
     let Some(v) = raw else { return Ok(None) };
@@ -427,6 +440,22 @@ mod tests {
         assert!(
             err.contains("TRACKING_QUEUE_URL") && err.contains("cannot delay single messages"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn blank_endpoint_variables_are_found_and_set_ones_left_alone() {
+        let vars = [
+            ("AWS_ENDPOINT_URL_SQS", ""),
+            ("AWS_ENDPOINT_URL_SERVICE_CATALOG", "http://127.0.0.1:4566"),
+            ("AWS_ENDPOINT_URL", "  "),
+            ("AWS_ENDPOINT_URLS", ""),
+            ("RESULTS_QUEUE_URL", ""),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert_eq!(
+            blank_endpoint_variables(vars),
+            ["AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL"]
         );
     }
 

@@ -11,6 +11,7 @@ use sc_action_runner::aws::servicecatalog::ServiceCatalogExecutor;
 use sc_action_runner::aws::sqs::SqsQueues;
 use sc_action_runner::deadline::deadline_from_runtime;
 use sc_action_runner::pace::Pace;
+use sc_action_runner::config::blank_endpoint_variables;
 use sc_action_runner::{Config, Handler, Invocation};
 use serde_json::Value;
 
@@ -19,6 +20,10 @@ async fn main() -> Result<(), Error> {
     sc_action_runner::logging::init();
 
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    // Still one thread (the current-thread runtime has started nothing): safe to edit the environment.
+    for name in blank_endpoint_variables(std::env::vars()) {
+        std::env::remove_var(name);
+    }
 
     // Region, credentials and endpoints (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SERVICE_CATALOG,
     // AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API) come from the standard
