@@ -1,6 +1,7 @@
-//! `sc-local demo`: every sample event through the built function, under cargo-lambda's Runtime
-//! API, against moto SQS and the Service Catalog emulator. It prints what comes back, and exits
-//! non-zero when anything is not as expected.
+//! `sc-local demo`: the built function under cargo-lambda's Runtime API, against moto SQS and the
+//! Service Catalog emulator. First every sample event, then the function as deployed, with
+//! completion tracking. It prints what comes back, and exits non-zero when anything is not as
+//! expected.
 
 mod demo;
 
@@ -9,13 +10,15 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use demo::report::Report;
-use demo::{samples, Paths};
+use demo::{deployed, samples, Paths};
 
 const USAGE: &str = "usage: sc-local demo [--function PATH] [--events DIR] [--project DIR]
 
 Runs every events/*.json through the built function (cargo lambda invoke --data-file) under
 cargo lambda watch, against moto and the Service Catalog emulator, and prints each response and
-every result read back from the results queue. Exits 1 when any expectation fails.
+every result read back from the results queue. Then, with the function wired as deployed (a
+requests queue and its event source mapping): completion tracking. Exits 1 when any
+expectation fails.
 moto_server and cargo-lambda must be on PATH (`make demo` sees to that).";
 
 #[tokio::main]
@@ -60,7 +63,7 @@ fn parse_args(args: &[String]) -> Option<Paths> {
     })
 }
 
-/// The loop, then the summary.
+/// Both loops, one after the other (each stopped before the next starts), then the summary.
 async fn run(paths: Paths) -> ExitCode {
     let started = Instant::now();
     let mut report = Report::default();
@@ -70,6 +73,9 @@ async fn run(paths: Paths) -> ExitCode {
     );
     if let Err(e) = samples::run(&paths, &mut report).await {
         report.stopped("The sample events", &e);
+    }
+    if let Err(e) = deployed::run(&paths, &mut report).await {
+        report.stopped("The function as deployed", &e);
     }
     report.print_summary(started.elapsed());
     report.exit_code()

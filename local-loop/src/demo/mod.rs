@@ -1,12 +1,15 @@
-//! `sc-local demo`, section by section: the sample events in a plain loop ([`samples`]).
-//! [`report`] counts every result and checks every expectation; the demo fails when one does not
-//! hold.
+//! `sc-local demo`, section by section: the sample events in a plain loop ([`samples`]), then the
+//! function as deployed ([`deployed`]) with completion tracking ([`tracking`]). [`report`] counts
+//! every result and checks every expectation; the demo fails when one does not hold.
 
 use std::path::PathBuf;
 
+pub(crate) mod deployed;
+mod inbox;
 pub(crate) mod report;
 pub(crate) mod samples;
 mod show;
+mod tracking;
 
 /// Where the demo finds what it runs.
 #[derive(Debug, Clone)]

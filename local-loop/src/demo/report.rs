@@ -28,6 +28,8 @@ pub(crate) struct Report {
     outcomes: BTreeMap<&'static str, usize>,
     /// Invocations the demo made itself (cargo lambda invoke, direct invocations).
     invocations: usize,
+    /// What the event source mapping did: invocations, records delivered, records handed back.
+    mapping: Option<(u64, u64, u64)>,
     checked: usize,
     unmet: Vec<String>,
 }
@@ -64,6 +66,11 @@ impl Report {
         self.invocations += 1;
     }
 
+    /// What the event source mapping did over the demo.
+    pub(crate) fn mapping(&mut self, invocations: u64, records: u64, handed_back: u64) {
+        self.mapping = Some((invocations, records, handed_back));
+    }
+
     /// The closing lines: everything counted, and whether every expectation held.
     pub(crate) fn print_summary(&self, elapsed: Duration) {
         let total: usize = self.outcomes.values().sum();
@@ -71,11 +78,16 @@ impl Report {
             .iter()
             .filter_map(|o| self.outcomes.get(o).map(|n| format!("{n} {o}")))
             .collect();
+        let mapping = self.mapping.map_or(String::new(), |(invocations, records, handed_back)| {
+            format!(
+                ", and the event source mapping made {invocations} more, with {records} records ({handed_back} handed back)"
+            )
+        });
         println!();
         print_wrapped(
             0,
             &format!(
-                "Done in {:.0} s: {total} results read back from the results queues ({}). The demo invoked the function {} times.",
+                "Done in {:.0} s: {total} results read back from the results queues ({}). The demo invoked the function {} times{mapping}.",
                 elapsed.as_secs_f64(),
                 by_outcome.join(", "),
                 self.invocations,

@@ -70,6 +70,16 @@ pub(crate) fn print_wrapped(indent: usize, text: &str) {
     }
 }
 
+/// The `OutputKey`s of a final result's `recordOutputs` (never their values).
+pub(crate) fn output_keys(result: &Value) -> Vec<String> {
+    result["recordOutputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["OutputKey"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// A list of strings as `a, b, c` (`none` when empty).
 pub(crate) fn list(v: &Value) -> String {
     let items: Vec<&str> = v.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
@@ -163,6 +173,14 @@ mod tests {
         let lines = wrap("one two three four five six", 9);
         assert_eq!(lines, ["one two", "three", "four five", "six"]);
         assert!(wrap("", 10).is_empty());
+    }
+
+    #[test]
+    fn record_outputs_show_keys_only() {
+        let result = json!({"recordOutputs": [{"OutputKey": "HealthStatus", "OutputValue": "Healthy"}]});
+        assert_eq!(output_keys(&result), ["HealthStatus"]);
+        let line = result_line(&json!({"outcome": "SUCCEEDED", "recordOutputs": result["recordOutputs"]}));
+        assert!(!line.contains("Healthy"), "{line}");
     }
 
     #[test]
