@@ -8,13 +8,15 @@
 use std::time::Duration;
 
 use aws_sdk_sqs::error::DisplayErrorContext;
-use sc_local_loop::{EsmOptions, EventSourceMapping, LocalLoop, LoopOptions, QueuePair, RequestsQueue, REGION};
+use sc_local_loop::{
+    queue_depth, EsmOptions, EventSourceMapping, LocalLoop, LoopOptions, QueuePair, RequestsQueue, REGION,
+};
 use serde_json::Value;
 
 use super::inbox::ResultsInbox;
 use super::report::Report;
 use super::show::heading;
-use super::{tracking, Paths};
+use super::{fleet, tracking, Paths};
 
 /// The first tracking message waits this long (the n-th twice as long as the one before).
 const TRACK_FIRST_DELAY_SECONDS: &str = "1";
@@ -26,6 +28,7 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// What a section works with.
 pub(crate) struct Deployed<'a> {
     pub(crate) local: &'a LocalLoop,
+    pub(crate) esm: &'a EventSourceMapping,
     pub(crate) requests: &'a QueuePair,
     pub(crate) inbox: ResultsInbox,
     pub(crate) report: &'a mut Report,
@@ -47,6 +50,42 @@ impl Deployed<'_> {
         sent.message_id()
             .map(str::to_owned)
             .ok_or_else(|| "SendMessage (requests queue): no MessageId".to_owned())
+    }
+
+    /// Invokes the function directly with `event` (as `aws lambda invoke` would) and returns its answer.
+    pub(crate) async fn invoke(&mut self, event: &Value) -> Result<Value, String> {
+        self.report.invoked();
+        self.local
+            .invoke(event)
+            .await
+            .map_err(|e| format!("invocation failed: {e}"))
+    }
+
+    /// Waits until the requests queue holds nothing (visible, in flight or delayed) and the mapping
+    /// has no invocation in flight, twice in a row half a second apart; says whether it did in time.
+    pub(crate) async fn settle(&self, timeout: Duration) -> Result<bool, String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut quiet = 0;
+        while quiet < 2 {
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let depth = queue_depth(self.local.sqs(), &self.requests.url)
+                .await
+                .map_err(|e| e.to_string())?;
+            quiet = if depth.is_empty() && self.esm.in_flight() == 0 {
+                quiet + 1
+            } else {
+                0
+            };
+        }
+        Ok(true)
+    }
+
+    /// Executions Service Catalog started so far.
+    pub(crate) fn executions(&self) -> u64 {
+        self.local.emulator().counters().executions.values().sum()
     }
 }
 
@@ -98,6 +137,7 @@ pub(crate) async fn run(paths: &Paths, report: &mut Report) -> Result<(), String
     let sections = async {
         let mut demo = Deployed {
             local: &local,
+            esm: &esm,
             requests: &requests,
             inbox: ResultsInbox::new(local.sqs().clone(), local.results_queue_url()),
             report: &mut *report,
@@ -128,5 +168,8 @@ pub(crate) async fn run(paths: &Paths, report: &mut Report) -> Result<(), String
 async fn run_sections(demo: &mut Deployed<'_>) {
     if let Err(e) = tracking::run(demo).await {
         demo.report.stopped("1. Completion tracking", &e);
+    }
+    if let Err(e) = fleet::run(demo).await {
+        demo.report.stopped("2. Fleet runs", &e);
     }
 }

@@ -32,6 +32,10 @@ impl Received {
     fn source_id(&self) -> &str {
         self.result["source"]["id"].as_str().unwrap_or_default()
     }
+
+    fn fleet_run_id(&self) -> &str {
+        self.result["fleetRunId"].as_str().unwrap_or_default()
+    }
 }
 
 /// How long tracking took: from the EXECUTED result to the final one.
@@ -128,10 +132,34 @@ impl ResultsInbox {
             .find(|r| r.source_id() == id && r.outcome() == outcome)
     }
 
+    /// Every result with this outcome and token.
+    pub(crate) fn with_token(&self, token: &str, outcome: &str) -> Vec<&Received> {
+        self.received
+            .iter()
+            .filter(|r| r.token() == token && r.outcome() == outcome)
+            .collect()
+    }
+
     /// The first result that ends the execution EXECUTED with `executed`'s token.
     pub(crate) fn final_for(&self, executed: &Received) -> Option<&Received> {
         self.received.iter().find(|r| {
             r.token() == executed.token() && FINAL_OUTCOMES.contains(&r.outcome()) && r.sent_ms >= executed.sent_ms
         })
+    }
+
+    /// Every result of fleet run `fleet_run_id`'s children with this outcome.
+    pub(crate) fn of_fleet_run(&self, fleet_run_id: &str, outcome: &str) -> Vec<&Received> {
+        self.received
+            .iter()
+            .filter(|r| r.fleet_run_id() == fleet_run_id && r.outcome() == outcome && r.token() != fleet_run_id)
+            .collect()
+    }
+
+    /// Every final result of fleet run `fleet_run_id`'s children.
+    pub(crate) fn finals_of_fleet_run(&self, fleet_run_id: &str) -> Vec<&Received> {
+        self.received
+            .iter()
+            .filter(|r| r.fleet_run_id() == fleet_run_id && FINAL_OUTCOMES.contains(&r.outcome()))
+            .collect()
     }
 }

@@ -1,10 +1,12 @@
 //! `sc-local demo`, section by section: the sample events in a plain loop ([`samples`]), then the
-//! function as deployed ([`deployed`]) with completion tracking ([`tracking`]). [`report`] counts
-//! every result and checks every expectation; the demo fails when one does not hold.
+//! function as deployed ([`deployed`]) with completion tracking ([`tracking`]), fleet runs
+//! ([`fleet`]). [`report`] counts every result and checks every expectation; the demo fails when
+//! one does not hold.
 
 use std::path::PathBuf;
 
 pub(crate) mod deployed;
+mod fleet;
 mod inbox;
 pub(crate) mod report;
 pub(crate) mod samples;

@@ -90,8 +90,8 @@ pub(crate) fn list(v: &Value) -> String {
     }
 }
 
-/// The `fleet` block of a FANNED_OUT or DRY_RUN result in one line.
-pub(crate) fn fleet_line(fleet: &Value) -> String {
+/// The `fleet` block of a FANNED_OUT result (`dry_run`: a DRY_RUN's) in one line.
+pub(crate) fn fleet_line(fleet: &Value, dry_run: bool) -> String {
     let skipped = &fleet["skipped"];
     let n = |v: &Value| v.as_u64().unwrap_or(0);
     let targets = fleet["targets"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -101,8 +101,9 @@ pub(crate) fn fleet_line(fleet: &Value) -> String {
         _ => "none".to_owned(),
     };
     format!(
-        "{} candidates, {} enqueued, skipped {} (status {}, type {}, notAllowed {}); targets {span}",
+        "{} candidates, {} {}, skipped {} (status {}, type {}, notAllowed {}); targets {span}",
         n(&fleet["candidates"]),
+        if dry_run { "would enqueue" } else { "enqueued" },
         n(&fleet["enqueued"]),
         n(&skipped["status"]) + n(&skipped["type"]) + n(&skipped["notAllowed"]),
         n(&skipped["status"]),
@@ -139,9 +140,11 @@ pub(crate) fn result_line(r: &Value) -> String {
         "FANNED_OUT" => format!(
             "FANNED_OUT {source:<24} fleet run {}: {}",
             short(text(&r["executeToken"])),
-            fleet_line(&r["fleet"])
+            fleet_line(&r["fleet"], false)
         ),
-        "DRY_RUN" if r["fleet"].is_object() => format!("DRY_RUN    {source:<24} fleet: {}", fleet_line(&r["fleet"])),
+        "DRY_RUN" if r["fleet"].is_object() => {
+            format!("DRY_RUN    {source:<24} fleet: {}", fleet_line(&r["fleet"], true))
+        }
         "DRY_RUN" => {
             let d = &r["dryRun"];
             format!(
@@ -188,8 +191,9 @@ mod tests {
         let fleet = json!({"candidates": 100, "enqueued": 75, "skipped": {"status": 14, "type": 11, "notAllowed": 0},
                            "targets": ["pp-fleet00000001", "pp-fleet00000004", "pp-fleet00000298"]});
         assert_eq!(
-            fleet_line(&fleet),
-            "100 candidates, 75 enqueued, skipped 25 (status 14, type 11, notAllowed 0); targets pp-fleet00000001 … pp-fleet00000298"
+            fleet_line(&fleet, false),
+            "100 candidates, enqueued 75, skipped 25 (status 14, type 11, notAllowed 0); targets pp-fleet00000001 … pp-fleet00000298"
         );
+        assert!(fleet_line(&fleet, true).starts_with("100 candidates, would enqueue 75, skipped 25"));
     }
 }
