@@ -1,7 +1,7 @@
-//! `sc-local demo`: the built function under cargo-lambda's Runtime API, against moto SQS and the
-//! Service Catalog emulator. First every sample event, then the function as deployed: completion
-//! tracking, fleet runs and dry runs. It prints what comes back, and exits non-zero when anything
-//! is not as expected.
+//! `sc-local demo`: the built function under cargo-lambda's Runtime API, against moto (SQS and
+//! EventBridge) and the Service Catalog emulator. First every sample event, then the function as
+//! deployed: completion tracking, fleet runs and dry runs, and an AWS event that becomes an
+//! action. It prints what comes back, and exits non-zero when anything is not as expected.
 
 mod demo;
 
@@ -17,8 +17,8 @@ const USAGE: &str = "usage: sc-local demo [--function PATH] [--events DIR] [--pr
 Runs every events/*.json through the built function (cargo lambda invoke --data-file) under
 cargo lambda watch, against moto and the Service Catalog emulator, and prints each response and
 every result read back from the results queue. Then, with the function wired as deployed (a
-requests queue and its event source mapping): completion tracking, fleet runs and dry runs.
-Exits 1 when any expectation fails.
+requests queue and its event source mapping): completion tracking, fleet runs and dry runs, and
+an AWS event (EventBridge in moto) that becomes an action. Exits 1 when any expectation fails.
 moto_server and cargo-lambda must be on PATH (`make demo` sees to that).";
 
 #[tokio::main]

@@ -2,8 +2,8 @@
 //! as both `REQUESTS_QUEUE_URL` (fleet children) and `TRACKING_QUEUE_URL` (tracking messages), an
 //! SQS event source mapping that brings everything sent there back to the function, two execution
 //! environments, a function timeout, and the function's own ARN in every invocation (so the
-//! account and region check of `resourceArn` requests is real). The sections run in it while the
-//! mapping polls.
+//! account and region check of `resourceArn` requests is real). Sections 1 to 3 run in it while
+//! the mapping polls.
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::inbox::ResultsInbox;
 use super::report::Report;
 use super::show::heading;
-use super::{fleet, tracking, Paths};
+use super::{events, fleet, tracking, Paths};
 
 /// The first tracking message waits this long (the n-th twice as long as the one before).
 const TRACK_FIRST_DELAY_SECONDS: &str = "1";
@@ -32,6 +32,7 @@ pub(crate) struct Deployed<'a> {
     pub(crate) requests: &'a QueuePair,
     pub(crate) inbox: ResultsInbox,
     pub(crate) report: &'a mut Report,
+    pub(crate) paths: &'a Paths,
 }
 
 impl Deployed<'_> {
@@ -103,7 +104,7 @@ fn options(paths: &Paths) -> LoopOptions {
     options
 }
 
-/// Starts the loop as deployed, runs the sections while the event source mapping polls the
+/// Starts the loop as deployed, runs sections 1 to 3 while the event source mapping polls the
 /// requests queue, and stops everything. A section that stops early is reported; the next runs.
 pub(crate) async fn run(paths: &Paths, report: &mut Report) -> Result<(), String> {
     let options = options(paths);
@@ -141,6 +142,7 @@ pub(crate) async fn run(paths: &Paths, report: &mut Report) -> Result<(), String
             requests: &requests,
             inbox: ResultsInbox::new(local.sqs().clone(), local.results_queue_url()),
             report: &mut *report,
+            paths,
         };
         run_sections(&mut demo).await;
         let Deployed { inbox, report, .. } = demo;
@@ -171,5 +173,8 @@ async fn run_sections(demo: &mut Deployed<'_>) {
     }
     if let Err(e) = fleet::run(demo).await {
         demo.report.stopped("2. Fleet runs", &e);
+    }
+    if let Err(e) = events::run(demo).await {
+        demo.report.stopped("3. An AWS event becomes an action", &e);
     }
 }

@@ -132,6 +132,13 @@ impl ResultsInbox {
             .find(|r| r.source_id() == id && r.outcome() == outcome)
     }
 
+    /// The first result whose `resourceArn` is `arn`, other than a final one.
+    pub(crate) fn first_for_resource(&self, arn: &str) -> Option<&Received> {
+        self.received
+            .iter()
+            .find(|r| r.result["resourceArn"] == arn && matches!(r.outcome(), "EXECUTED" | "REJECTED"))
+    }
+
     /// Every result with this outcome and token.
     pub(crate) fn with_token(&self, token: &str, outcome: &str) -> Vec<&Received> {
         self.received

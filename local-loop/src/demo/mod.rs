@@ -1,11 +1,12 @@
 //! `sc-local demo`, section by section: the sample events in a plain loop ([`samples`]), then the
 //! function as deployed ([`deployed`]) with completion tracking ([`tracking`]), fleet runs
-//! ([`fleet`]). [`report`] counts every result and checks every expectation; the demo fails when
-//! one does not hold.
+//! ([`fleet`]) and an AWS event turned into an action ([`events`]). [`report`] counts every
+//! result and checks every expectation; the demo fails when one does not hold.
 
 use std::path::PathBuf;
 
 pub(crate) mod deployed;
+mod events;
 mod fleet;
 mod inbox;
 pub(crate) mod report;

@@ -70,6 +70,14 @@ pub(crate) fn print_wrapped(indent: usize, text: &str) {
     }
 }
 
+/// The keys of a request's `parameters` (never their values).
+pub(crate) fn parameter_keys(request: &Value) -> String {
+    match request["parameters"].as_object() {
+        Some(p) if !p.is_empty() => p.keys().cloned().collect::<Vec<_>>().join(", "),
+        _ => "none".to_owned(),
+    }
+}
+
 /// The `OutputKey`s of a final result's `recordOutputs` (never their values).
 pub(crate) fn output_keys(result: &Value) -> Vec<String> {
     result["recordOutputs"]
@@ -179,9 +187,11 @@ mod tests {
     }
 
     #[test]
-    fn record_outputs_show_keys_only() {
+    fn record_outputs_and_parameters_show_keys_only() {
         let result = json!({"recordOutputs": [{"OutputKey": "HealthStatus", "OutputValue": "Healthy"}]});
         assert_eq!(output_keys(&result), ["HealthStatus"]);
+        let request = json!({"parameters": {"InstanceId": ["i-0secret"]}});
+        assert_eq!(parameter_keys(&request), "InstanceId");
         let line = result_line(&json!({"outcome": "SUCCEEDED", "recordOutputs": result["recordOutputs"]}));
         assert!(!line.contains("Healthy"), "{line}");
     }
