@@ -19,7 +19,7 @@ $(VENV_STAMP): requirements-dev.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-demo: venv ## the main job, locally: every events/*.json through the built function, results printed
+demo: venv ## the main job, locally: every events/*.json, completion tracking, a fleet run, an AWS event; all checked
 	cargo build -p sc-action-runner -p sc-local-loop --bins
 	./target/debug/sc-local demo
 
