@@ -27,9 +27,11 @@ pub fn init() {
     let filter = EnvFilter::builder().parse_lossy(directives(level.as_deref()));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     // Lambda adds its own timestamps; targets are noise in function logs.
+    // No colour codes: Lambda writes stdout to a log, never to a terminal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(false)
         .without_time();
     if json {
         builder.json().init();

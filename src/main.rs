@@ -9,9 +9,9 @@ use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, tracing, Error, LambdaEvent};
 use sc_action_runner::aws::servicecatalog::ServiceCatalogExecutor;
 use sc_action_runner::aws::sqs::SqsQueues;
+use sc_action_runner::config::blank_endpoint_variables;
 use sc_action_runner::deadline::deadline_from_runtime;
 use sc_action_runner::pace::Pace;
-use sc_action_runner::config::blank_endpoint_variables;
 use sc_action_runner::{Config, Handler, Invocation};
 use serde_json::Value;
 

@@ -150,6 +150,37 @@ async fn an_execution_already_final_gets_its_final_result_at_once_and_no_trackin
 }
 
 #[tokio::test]
+async fn an_execution_already_final_whose_check_must_wait_is_reported_and_tracked_not_handed_back() {
+    // GIVEN Execute answers SUCCEEDED at once, and DescribeRecord is throttled
+    let catalog = FakeCatalog {
+        execute_status: Some("SUCCEEDED".into()),
+        ..FakeCatalog::seeded()
+    };
+    catalog.describe_record_faults.lock().unwrap().extend(
+        (0..3).map(|_| CallError::service("DescribeRecord", "ThrottlingException", Some(400), "Rate exceeded")),
+    );
+    let config = config_with(&[("TRACKING_QUEUE_URL", TRACKING_QUEUE)]);
+    let (handler, catalog, queue) = handler_with(config, catalog, FakeQueue::default());
+
+    // WHEN a batch of two runs
+    let response = run(&handler, event("sqs-batch.json"), "req").await.unwrap();
+
+    // THEN nothing is handed back: the actions ran, their EXECUTED results went out, and tracking
+    // messages will read the final status later
+    assert_eq!(failures(&response), Vec::<String>::new());
+    assert_eq!(catalog.executions().len(), 3);
+    let sent = queue.sent();
+    assert!(sent.iter().any(|r| r.outcome == Outcome::Executed));
+    let messages = queue.messages();
+    assert!(!messages.is_empty(), "the throttled checks went to tracking messages");
+    assert!(messages.iter().all(|(_, body, _)| body["trackRecord"]["checks"] == 0));
+    assert_eq!(
+        messages.len() + sent.iter().filter(|r| r.outcome == Outcome::Succeeded).count(),
+        3
+    );
+}
+
+#[tokio::test]
 async fn a_direct_request_sends_its_tracking_message_before_it_answers() {
     let (handler, _catalog, queue) = tracking_on(&[("TRACK_FIRST_DELAY_SECONDS", "5")]);
 

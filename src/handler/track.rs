@@ -40,13 +40,17 @@ where
         };
         let status = executed.record_detail.as_ref().and_then(|d| d.status.as_deref());
         if is_final_status(status) {
-            return match self.check(track).await {
+            match self.check(track.clone()).await {
                 RecordRun::Done(mut outputs) => {
                     outputs.results.insert(0, executed);
-                    RecordRun::Done(outputs)
+                    return RecordRun::Done(outputs);
                 }
-                handed_back => handed_back,
-            };
+                // The action ran: never hand it back for a check that may pass later. The EXECUTED
+                // result goes out with a tracking message, and the check is retried the usual way.
+                RecordRun::HandBack(cause) => {
+                    warn!(cause = %cause, "the final status could not be read yet; tracking it instead");
+                }
+            }
         }
         self.follow_up(vec![executed], &track, tracking.first_delay_seconds)
     }
