@@ -24,7 +24,7 @@ demo: venv ## the main job, locally: every events/*.json, completion tracking, a
 	./target/debug/sc-local demo
 
 test: venv ## every test: unit, handler, SDK adapters, emulator, the built binary through the Runtime API, infra checks
-	SC_REQUIRE_LOCAL_LOOP=1 cargo test --workspace --all-targets -- --include-ignored
+	cargo test --workspace --all-targets -- --include-ignored
 	cargo test --workspace --doc
 	$(PYTHON) -m py_compile bench/run_bench.py bench/rt_shim.py bench/baseline/handler.py
 	$(MAKE) --no-print-directory check-infra

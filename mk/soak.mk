@@ -6,4 +6,4 @@
 SOAK_REQUESTS ?= 10000
 
 soak: venv ## the fault and load test at full size (10,000 requests under faults, tracked to their final outcomes; about 20 min; prints counts and requests/s)
-	SC_REQUIRE_LOCAL_LOOP=1 SOAK_REQUESTS=$(SOAK_REQUESTS) cargo test -p sc-action-runner --test soak -- --nocapture
+	SOAK_REQUESTS=$(SOAK_REQUESTS) cargo test -p sc-action-runner --test soak -- --include-ignored --nocapture
