@@ -28,8 +28,16 @@ import sys
 import threading
 import time
 
+# How long the connection that carried a function's response stays open after cargo-lambda's answer.
+UPSTREAM_LINGER_S = 2.0
+
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authenticate", "proxy-authorization"}
+
+
+def note(message):
+    """Something a benchmark should know about (a dropped poll, an upstream error), on stderr."""
+    print(f"rt_shim {time.time():.3f}: {message}", file=sys.stderr, flush=True)
 
 
 def make_handler(upstream, prefix, log_first_next):
@@ -72,6 +80,7 @@ def make_handler(upstream, prefix, log_first_next):
             while worker.is_alive():
                 worker.join(0.05)
                 if worker.is_alive() and self.client_gone():
+                    note(f"{self.command} {self.path}: the runtime closed its connection; upstream call dropped")
                     try:
                         conn.sock and conn.sock.shutdown(socket.SHUT_RDWR)
                     except OSError:
@@ -79,8 +88,17 @@ def make_handler(upstream, prefix, log_first_next):
                     conn.close()
                     self.close_connection = True
                     return
-            conn.close()
+            if self.path.endswith(("/response", "/error")):
+                # cargo-lambda answers a function's response before it has read its body: it hands the
+                # unread body to the waiting invoke call. Closing this connection at once could cut
+                # that body off (the invoker then reads "error reading a body from connection", and
+                # an event source mapping hands the whole batch back although it ran), so close it
+                # only once the body has surely been read.
+                threading.Timer(UPSTREAM_LINGER_S, conn.close).start()
+            else:
+                conn.close()
             if "error" in answer:
+                note(f"{self.command} {self.path}: upstream error {answer['error']!r}; answered 502")
                 self.send_error(502, f"upstream runtime API: {answer['error']}")
                 return
             resp, data = answer["resp"], answer["data"]
