@@ -758,8 +758,8 @@ def fleet_table(args, figures, scenarios, wall, load_before, load_after):
     row(f"… against the ideal {ideal:.0f} s ({any_f['products']:,} / {any_f['rate']:g} calls/s)",
         lambda f: "—" if f["makespanOverIdeal"] is None else f"{f['makespanOverIdeal']:.2f}×",
         f"≤ {FLEET_TARGET_MAKESPAN}×",
-        rust is not None and rust["makespanOverIdeal"] is not None
-        and rust["makespanOverIdeal"] <= FLEET_TARGET_MAKESPAN)
+        None if rust is None else
+        rust["makespanOverIdeal"] is not None and rust["makespanOverIdeal"] <= FLEET_TARGET_MAKESPAN)
     if peer is not None:
         row("… against the peer, same run",
             lambda f: "—" if f["makespanSeconds"] is None or not peer["makespanSeconds"]
@@ -768,9 +768,9 @@ def fleet_table(args, figures, scenarios, wall, load_before, load_after):
     row("… throttled (ThrottlingException), share of Execute calls",
         lambda f: f"{f['throttled']:,} ({100 * f['throttledShare']:.1f}%)",
         f"≤ {100 * FLEET_TARGET_THROTTLED:.0f}%",
-        rust is not None and rust["throttledShare"] <= FLEET_TARGET_THROTTLED)
+        None if rust is None else rust["throttledShare"] <= FLEET_TARGET_THROTTLED)
     row("products executed exactly once (emulator, per product)", once, "all",
-        rust is not None and not rust["productsNotExecutedExactlyOnce"])
+        None if rust is None else not rust["productsNotExecutedExactlyOnce"])
     row("products without an EXECUTED result / requests in the DLQ",
         lambda f: f"{f['productsWithoutExecutedResult']} / {f['dlqMessages']}")
     row("first Execute call after the first request", lambda f: secs(f["firstExecuteSeconds"]))
