@@ -241,6 +241,9 @@ async fn start_shim(args: &Args, upstream_port: u16) -> Result<(Child, String), 
         .args(["--listen", "127.0.0.1:0", "--upstream"])
         .arg(format!("127.0.0.1:{upstream_port}"))
         .args(["--function", FUNCTION_NAME])
+        // Behind the local loop's runtime proxy a response's connection must outlive cargo-lambda's
+        // answer, or the invoker may lose the body (see rt_shim.py).
+        .args(["--linger-response", "2"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
