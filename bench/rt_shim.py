@@ -15,7 +15,9 @@ Run both sides of a benchmark through it, so they see the same hop. Standard lib
 
 It prints `listening on 127.0.0.1:PORT` once bound (`--listen 127.0.0.1:0` picks a free port) and,
 with `--log-first-next`, `first-next <epoch seconds>` when the first `/next` arrives (an init-time
-probe). SIGINT/SIGTERM stop it.
+probe). `--linger-response 2` keeps the connection that carried a function's response open for 2 s
+(needed in front of the local loop's runtime proxy: see `forward`). It notes on stderr when it drops
+a poll or answers 502. SIGINT/SIGTERM stop it.
 """
 
 import argparse
@@ -32,7 +34,12 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
               "proxy-authenticate", "proxy-authorization"}
 
 
-def make_handler(upstream, prefix, log_first_next):
+def note(message):
+    """Something a benchmark should know about (a dropped poll, an upstream error), on stderr."""
+    print(f"rt_shim {time.time():.3f}: {message}", file=sys.stderr, flush=True)
+
+
+def make_handler(upstream, prefix, log_first_next, linger_s=0.0):
     first_next = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -72,6 +79,7 @@ def make_handler(upstream, prefix, log_first_next):
             while worker.is_alive():
                 worker.join(0.05)
                 if worker.is_alive() and self.client_gone():
+                    note(f"{self.command} {self.path}: the runtime closed its connection; upstream call dropped")
                     try:
                         conn.sock and conn.sock.shutdown(socket.SHUT_RDWR)
                     except OSError:
@@ -79,8 +87,17 @@ def make_handler(upstream, prefix, log_first_next):
                     conn.close()
                     self.close_connection = True
                     return
-            conn.close()
+            if linger_s > 0 and self.path.endswith(("/response", "/error")):
+                # cargo-lambda answers a function's response before it has read its body: it hands the
+                # unread body to the waiting invoke call. Behind the local loop's runtime proxy,
+                # closing this connection at once could cut that body off (the invoker then reads
+                # "error reading a body from connection", and an event source mapping hands the
+                # whole batch back although it ran), so close it only once the body has surely been read.
+                threading.Timer(linger_s, conn.close).start()
+            else:
+                conn.close()
             if "error" in answer:
+                note(f"{self.command} {self.path}: upstream error {answer['error']!r}; answered 502")
                 self.send_error(502, f"upstream runtime API: {answer['error']}")
                 return
             resp, data = answer["resp"], answer["data"]
@@ -117,12 +134,16 @@ def main():
     parser.add_argument("--upstream", required=True, help="cargo lambda watch's host:port")
     parser.add_argument("--function", default="_", help="function name on cargo lambda watch (default _)")
     parser.add_argument("--log-first-next", action="store_true", help="print when the first /next arrives")
+    parser.add_argument("--linger-response", type=float, default=0.0, metavar="SECONDS",
+                        help="keep the upstream connection of a /response or /error open this long after "
+                             "cargo-lambda's answer (the local loop's runtime proxy needs it; default 0)")
     args = parser.parse_args()
 
     host, port = args.listen.rsplit(":", 1)
     prefix = f"/.rt/{args.function}" if args.function != "_" else "/.rt"
     server = http.server.ThreadingHTTPServer((host, int(port)),
-                                             make_handler(args.upstream, prefix, args.log_first_next))
+                                             make_handler(args.upstream, prefix, args.log_first_next,
+                                                          args.linger_response))
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"listening on {host}:{server.server_address[1]}", flush=True)

@@ -16,6 +16,13 @@ Run from the repository root with the bench venv (`make bench` does all of this)
     .venv-bench/bin/python bench/run_bench.py --rust target/release/sc-action-runner \
         --emulator target/release/sc-emulator --zip target/lambda/sc-action-runner/bootstrap.zip
 
+Then the fleet scenario (issue 14): `sc-fleet-bench` (local-loop/src/bin) runs 1,000 products
+through the local SQS event source mapping against an emulator that rate-limits Execute, once per
+scenario (the Rust function with its token bucket, with adaptive retries, without the bucket, and
+the peer), and this driver turns its JSON figures into the second table of bench/results.md.
+`--fleet only` runs just that and keeps the first table of the committed results.md;
+`--fleet off` skips it and keeps the committed fleet table.
+
 Every process it starts is stopped on exit, on failure and on Ctrl-C.
 """
 
@@ -398,6 +405,17 @@ def main():
     ap.add_argument("--out", default="bench/results.md")
     ap.add_argument("--work", default="target/bench")
     ap.add_argument("--note", default="", help="a line added under the table (e.g. what was changed)")
+    ap.add_argument("--fleet", choices=("on", "off", "only"), default="on",
+                    help="the fleet scenario: after the other figures (on), not at all (off; the committed "
+                         "fleet table stays), or alone (only; the committed first table stays)")
+    ap.add_argument("--fleet-bench", default="target/release/sc-fleet-bench")
+    ap.add_argument("--fleet-scenarios", default=",".join(FLEET_SCENARIOS),
+                    help="comma-separated, run in this order, each in a fresh local loop")
+    ap.add_argument("--fleet-arg", action="append", default=[],
+                    help="passed to sc-fleet-bench (repeat it; e.g. --fleet-arg=--products --fleet-arg=200)")
+    ap.add_argument("--fleet-note", default="", help="a line added under the fleet table")
+    ap.add_argument("--fleet-moto", choices=("patched", "installed"), default="patched",
+                    help="moto for the fleet scenario: bench/moto_server.py (default) or moto_server as installed")
     args = ap.parse_args()
     os.chdir(ROOT)
     work = os.path.abspath(args.work)
@@ -413,7 +431,10 @@ def main():
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
     try:
-        return run(args, work)
+        main_text = run(args, work) if args.fleet != "only" else None
+        fleet_text = run_fleet(args, work) if args.fleet != "off" else None
+        write_results(args.out, main_text, fleet_text)
+        return 0
     except KeyboardInterrupt:
         log("interrupted; stopping everything")
         return 130
@@ -640,12 +661,182 @@ def run(args, work):
     ]
     if args.note:
         lines += ["", args.note]
-    text = "\n".join(lines) + "\n"
-    with open(args.out, "w") as f:
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# The fleet scenario (issue 14): sc-fleet-bench runs it and prints one JSON object per scenario.
+
+FLEET_SCENARIOS = ("rust", "peer", "rust-adaptive", "rust-unpaced", "rust-unpaced-adaptive")
+FLEET_HEADING = "## Fleet scenario"
+FLEET_TARGET_MAKESPAN = 1.15
+FLEET_TARGET_THROTTLED = 0.05
+
+
+def run_fleet(args, work):
+    for path in (args.fleet_bench, args.rust, args.python_peer, args.moto, args.cargo_lambda):
+        if not os.access(path, os.X_OK):
+            raise SystemExit(f"missing {path}: run `make bench` (it builds and installs everything)")
+    scenarios = [s for s in args.fleet_scenarios.split(",") if s]
+    cmd = [os.path.abspath(args.fleet_bench), "--project", ROOT, "--function", os.path.abspath(args.rust),
+           "--peer-python", os.path.abspath(args.python_peer), "--shim-python", sys.executable]
+    for scenario in scenarios:
+        cmd += ["--scenario", scenario]
+    cmd += ["--logs", work] + args.fleet_arg
+    load_before = os.getloadavg()
+    log("fleet:", " ".join(cmd))
+    t0 = time.monotonic()
+    # Progress lines (stderr) go straight through; figures come on stdout, one JSON object a line.
+    # The local loop finds moto_server and cargo-lambda on PATH; moto_server is bench/moto_server.py
+    # (moto with its clock read made cheap, see there) unless --fleet-moto installed.
+    tools = [os.path.dirname(os.path.abspath(p)) for p in (args.moto, args.cargo_lambda)]
+    if args.fleet_moto == "patched":
+        wrapper_dir = os.path.join(work, "bin")
+        os.makedirs(wrapper_dir, exist_ok=True)
+        wrapper = os.path.join(wrapper_dir, "moto_server")
+        python = os.path.join(os.path.dirname(os.path.abspath(args.moto)), "python")
+        with open(wrapper, "w") as f:
+            f.write(f'#!/bin/sh\nexec "{python}" "{os.path.join(ROOT, "bench", "moto_server.py")}" "$@"\n')
+        os.chmod(wrapper, 0o755)
+        tools.insert(0, wrapper_dir)
+    env = dict(os.environ, PATH=os.pathsep.join(tools + [os.environ.get("PATH", "")]))
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            start_new_session=True)
+    STARTED.append(proc)
+    figures = {}
+    raw = []
+    for line in proc.stdout:
+        text = line.decode(errors="replace").strip()
+        if text.startswith("{"):
+            f = json.loads(text)
+            figures[f["scenario"]] = f
+            raw.append(text)
+    if proc.wait() != 0:
+        raise RuntimeError(f"sc-fleet-bench exited with {proc.returncode}")
+    wall = time.monotonic() - t0
+    load_after = os.getloadavg()
+    with open(os.path.join(work, "fleet.json"), "w") as f:
+        f.write("\n".join(raw) + "\n")
+    return fleet_table(args, figures, scenarios, wall, load_before, load_after)
+
+
+def fleet_table(args, figures, scenarios, wall, load_before, load_after):
+    columns = [s for s in scenarios if s in figures]
+    labels = {
+        "rust": "Rust, bucket",
+        "rust-adaptive": "Rust, bucket, adaptive",
+        "rust-unpaced": "Rust, no bucket",
+        "rust-unpaced-adaptive": "Rust, no bucket, adaptive",
+        "peer": "Python peer",
+    }
+    any_f = figures[columns[0]]
+    ideal = any_f["idealSeconds"]
+    peer = figures.get("peer")
+
+    def cell(f, what):
+        return what(f) if f is not None else "—"
+
+    def secs(x):
+        return "—" if x is None else f"{x:.1f} s"
+
+    def once(f):
+        odd = f["productsNotExecutedExactlyOnce"]
+        never = sum(1 for n in odd.values() if n == 0)
+        twice = len(odd) - never
+        text = f"{f['productsExecutedExactlyOnce']:,} of {f['products']:,}"
+        return text if not odd else f"{text} ({never} never, {twice} more than once)"
+
+    rows = []
+
+    def row(figure, what, target="", holds=None):
+        cells = [cell(figures.get(c), what) for c in columns]
+        verdict = "" if holds is None else ("yes" if holds else "**no**")
+        rows.append([figure] + cells + [target, verdict])
+
+    rust = figures.get("rust")
+    row("makespan: first request → last result published", lambda f: secs(f["makespanSeconds"]))
+    row(f"… against the ideal {ideal:.0f} s ({any_f['products']:,} / {any_f['rate']:g} calls/s)",
+        lambda f: "—" if f["makespanOverIdeal"] is None else f"{f['makespanOverIdeal']:.2f}×",
+        f"≤ {FLEET_TARGET_MAKESPAN}×",
+        None if rust is None else
+        rust["makespanOverIdeal"] is not None and rust["makespanOverIdeal"] <= FLEET_TARGET_MAKESPAN)
+    if peer is not None:
+        row("… against the peer, same run",
+            lambda f: "—" if f["makespanSeconds"] is None or not peer["makespanSeconds"]
+            else f"{f['makespanSeconds'] / peer['makespanSeconds']:.2f}×")
+    row("Execute calls made", lambda f: f"{f['executeCalls']:,}")
+    row("… throttled (ThrottlingException), share of Execute calls",
+        lambda f: f"{f['throttled']:,} ({100 * f['throttledShare']:.1f}%)",
+        f"≤ {100 * FLEET_TARGET_THROTTLED:.0f}%",
+        None if rust is None else rust["throttledShare"] <= FLEET_TARGET_THROTTLED)
+    row("products executed exactly once (emulator, per product)", once, "all",
+        None if rust is None else not rust["productsNotExecutedExactlyOnce"])
+    row("products without an EXECUTED result / requests in the DLQ",
+        lambda f: f"{f['productsWithoutExecutedResult']} / {f['dlqMessages']}")
+    row("first Execute call after the first request", lambda f: secs(f["firstExecuteSeconds"]))
+    row("last Execute call → last result", lambda f: "—" if f["lastExecuteSeconds"] is None
+        or f["makespanSeconds"] is None else secs(f["makespanSeconds"] - f["lastExecuteSeconds"]))
+    row("Execute calls arriving in the busiest second", lambda f: f"{f['busiestSecondExecuteCalls']}")
+    row("invocations / records handed back / invocations timed out",
+        lambda f: f"{f['esm']['invocations']} / {f['esm']['handedBack']} / {f['esm']['timedOut']}")
+    row("other Service Catalog calls",
+        lambda f: ", ".join(f"{n} {op.replace('ProvisionedProducts', 'PP')}"
+                            for op, n in sorted(f["callsByOperation"].items())
+                            if op != "ExecuteProvisionedProductServiceAction") or "none")
+
+    a = any_f
+    lines = [
+        f"{FLEET_HEADING}: {a['products']:,} products, Execute limited to {a['rate']:g} calls/s",
+        "",
+        f"Run {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}, load average "
+        f"{load_before[0]:.1f} before / {load_after[0]:.1f} after; the {len(columns)} scenarios took "
+        f"{wall / 60:.1f} min in all (each in a fresh local loop: moto, the emulator, cargo-lambda).",
+        f"`sc-fleet-bench` (local-loop/src/bin): the emulator's seed plus a generated fleet of {a['products']:,} "
+        f"products, Execute rate-limited to {a['rate']:g} calls/s (token bucket, burst {a['rate']:g}, "
+        f"`ThrottlingException` beyond), +{a['latencyMs']} ms on every Service Catalog call; the local SQS "
+        f"event source mapping (`sc_local_loop::EventSourceMapping`): batches of {a['batchSize']}, "
+        f"at most {a['concurrency']} invocations at once served by {a['concurrency']} execution environments, "
+        f"visibility timeout {a['visibilityTimeoutSeconds']} s, function timeout "
+        f"{a['functionTimeoutSeconds']} s, maxReceiveCount {a['maxReceiveCount']}. "
+        f"Rust: one fleet request (`select` by tag, the children back through the same requests queue), "
+        f"MAX_CONCURRENCY {args_max_concurrency(figures)}, "
+        f"SC_MAX_CALLS_PER_SECOND = {a['rate']:g} / {a['concurrency']} = {a['rate'] / a['concurrency']:g} "
+        f"(not set in the \"no bucket\" columns), AWS_RETRY_MODE=adaptive in the \"adaptive\" ones, no TRACKING_QUEUE_URL, "
+        f"NAME_CACHE_SECONDS and RETRY_BACKOFF_* at their defaults. Peer: {a['products']:,} single requests "
+        f"enqueued at once (it has no fleet support).",
+        "",
+        "| Figure | " + " | ".join(labels.get(c, c) for c in columns) + " | Target (Rust, bucket) | Holds |",
+        "| --- | " + " | ".join("---" for _ in columns) + " | --- | --- |",
+    ]
+    lines += [f"| {' | '.join(r)} |" for r in rows]
+    if args.fleet_note:
+        lines += ["", args.fleet_note]
+    return "\n".join(lines) + "\n"
+
+
+def args_max_concurrency(figures):
+    for f in figures.values():
+        for setting in f.get("env", []):
+            if setting.startswith("MAX_CONCURRENCY="):
+                return setting.split("=", 1)[1]
+    return "?"
+
+
+def write_results(path, main_text, fleet_text):
+    """bench/results.md: the first table, then the fleet table; a part not run now is kept as committed."""
+    old_main, old_fleet = "", ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+        cut = old.find("\n" + FLEET_HEADING)
+        old_main, old_fleet = (old, "") if cut < 0 else (old[:cut + 1], old[cut + 1:])
+    main_text = main_text if main_text is not None else old_main
+    fleet_text = fleet_text if fleet_text is not None else old_fleet
+    text = main_text.rstrip("\n") + "\n" + ("\n" + fleet_text.rstrip("\n") + "\n" if fleet_text else "")
+    with open(path, "w") as f:
         f.write(text)
     print(text)
-    print(f"written to {args.out}")
-    return 0
+    print(f"written to {path}")
 
 
 if __name__ == "__main__":
