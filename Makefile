@@ -26,7 +26,7 @@ demo: venv ## the main job, locally: every events/*.json, completion tracking, a
 test: venv ## every test: unit, handler, SDK adapters, emulator, the built binary through the Runtime API, infra checks
 	cargo test --workspace --all-targets -- --include-ignored
 	cargo test --workspace --doc
-	$(PYTHON) -m py_compile bench/run_bench.py bench/rt_shim.py bench/baseline/handler.py
+	$(PYTHON) -m py_compile bench/run_bench.py bench/rt_shim.py bench/moto_server.py bench/baseline/handler.py
 	$(MAKE) --no-print-directory check-infra
 
 lint: ## rustfmt check and clippy with warnings as errors
