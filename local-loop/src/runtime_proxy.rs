@@ -12,12 +12,15 @@
 //!
 //! Everything else passes through unchanged: every route, method, status and header, bodies streamed
 //! in both directions (trailers included), and errors. Each connection from a function is mirrored
-//! by one connection to cargo-lambda, opened with it and closed with it: when a function process
-//! dies while its `/next` waits, cargo-lambda sees that connection close exactly as it would without
-//! the proxy, and does not hand the next invocation to a runtime that is gone. If cargo-lambda cannot
+//! by one connection to cargo-lambda, opened with it: when a function process dies while its `/next`
+//! waits, the upstream connection is closed at once, so cargo-lambda sees it close exactly as it
+//! would without the proxy and does not hand the next invocation to a runtime that is gone; any
+//! other time it is left to finish sending (cargo-lambda answers a `/response` before it has read
+//! all of the body, and closing then would cut the answer short) and closes by itself. If cargo-lambda cannot
 //! be reached or drops a connection, the function's connection is closed without an answer.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -113,12 +116,21 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, headers: Arc<I
     }
 }
 
-/// Aborts the upstream connection's task (closing its socket) when dropped.
-struct AbortOnDrop(JoinHandle<()>);
+/// The upstream connection's task. When the function's connection ends while a `/next` waits
+/// upstream (a killed runtime), the upstream connection is closed at once, so cargo-lambda does not
+/// hand the next invocation to a runtime that is gone. Otherwise it is left to finish what it is
+/// sending (cargo-lambda may answer a `/response` before it has read all of its body, and closing
+/// then would cut the body) and to close by itself once its sender is gone.
+struct Upstream {
+    task: JoinHandle<()>,
+    next_pending: Arc<AtomicBool>,
+}
 
-impl Drop for AbortOnDrop {
+impl Drop for Upstream {
     fn drop(&mut self) {
-        self.0.abort();
+        if self.next_pending.load(Ordering::SeqCst) {
+            self.task.abort();
+        }
     }
 }
 
@@ -134,12 +146,17 @@ async fn serve_connection(client: TcpStream, upstream: SocketAddr, headers: Arc<
     else {
         return;
     };
-    let _upstream = AbortOnDrop(tokio::spawn(async move {
-        let _ = connection.await;
-    }));
+    let next_pending = Arc::new(AtomicBool::new(false));
+    let _upstream = Upstream {
+        task: tokio::spawn(async move {
+            let _ = connection.await;
+        }),
+        next_pending: next_pending.clone(),
+    };
     let sender = Arc::new(Mutex::new(sender));
-    let service =
-        hyper::service::service_fn(move |request| forward(request, sender.clone(), headers.clone(), upstream));
+    let service = hyper::service::service_fn(move |request| {
+        forward(request, sender.clone(), headers.clone(), upstream, next_pending.clone())
+    });
     // Ends when the function closes its connection, also while a request is waiting upstream (a
     // killed runtime): the pending request is dropped, and with `_upstream` the upstream connection.
     let _ = hyper::server::conn::http1::Builder::new()
@@ -172,6 +189,7 @@ async fn forward(
     sender: Arc<Mutex<SendRequest<Incoming>>>,
     headers: Arc<InvocationHeaders>,
     upstream: SocketAddr,
+    next_pending: Arc<AtomicBool>,
 ) -> Result<Response<Incoming>, hyper::Error> {
     let is_next = request.method() == Method::GET && request.uri().path().ends_with("/runtime/invocation/next");
     strip_connection_headers(request.headers_mut());
@@ -179,11 +197,14 @@ async fn forward(
         request.headers_mut().insert(HOST, host);
     }
     // One request at a time per connection (HTTP/1.1 without pipelining), so the lock never waits.
+    // A dropped future (the function's connection closed) leaves `next_pending` set: see `Upstream`.
+    next_pending.store(is_next, Ordering::SeqCst);
     let mut response = {
         let mut sender = sender.lock().await;
         sender.ready().await?;
         sender.send_request(request).await?
     };
+    next_pending.store(false, Ordering::SeqCst);
     strip_connection_headers(response.headers_mut());
     if is_next && response.status() == StatusCode::OK {
         rewrite_invocation_headers(response.headers_mut(), &headers, SystemTime::now());
