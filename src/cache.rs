@@ -55,12 +55,15 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
     }
 }
 
+/// An action name's cache key: (product id, provisioning artifact id, action name).
+pub(crate) type ActionKey = (String, String, String);
+
 /// What the handler caches: provisioned products by how requests name them, action ids by
 /// (product, artifact, action name), and owners by resource ARN.
 #[derive(Debug)]
 pub(crate) struct NameCache {
     pub(crate) products: TtlMap<ProductRef, ProvisionedProduct>,
-    pub(crate) actions: TtlMap<(String, String, String), String>,
+    pub(crate) actions: TtlMap<ActionKey, String>,
     pub(crate) owners: TtlMap<String, String>,
 }
 

@@ -270,12 +270,6 @@ impl ResultMessage {
         }
     }
 
-    /// This result, as part of the fleet run `fleet_run_id` (if any).
-    pub fn in_fleet_run(mut self, fleet_run_id: Option<String>) -> Self {
-        self.fleet_run_id = fleet_run_id;
-        self
-    }
-
     /// This result, marked as the final message of a tracked execution.
     pub fn concluding(mut self) -> Self {
         self.concludes_execution = true;

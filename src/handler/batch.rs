@@ -137,13 +137,7 @@ where
             })
             .collect()
     }
-}
 
-impl<E, Q> Handler<E, Q>
-where
-    E: ActionExecutor + ResourceOwners,
-    Q: ResultPublisher + MessageSender + VisibilityChanger,
-{
     /// Records handed back for a retryable error come back after an exponential back-off in their
     /// receive count instead of the queue's visibility timeout (`RETRY_BACKOFF_SECONDS`). A change
     /// that fails only means the record comes back at the usual time: the hand-back stands.

@@ -103,15 +103,7 @@ where
 
 /// A fleet run's REJECTED result, with its summary.
 fn with_summary(run: RecordRun, summary: FleetSummary) -> RecordRun {
-    match run {
-        RecordRun::Done(mut outputs) => {
-            for result in &mut outputs.results {
-                result.fleet = Some(summary.clone());
-            }
-            RecordRun::Done(outputs)
-        }
-        handed_back => handed_back,
-    }
+    run.map_results(|result| result.fleet = Some(summary.clone()))
 }
 
 /// The REJECTED result of a selection with more targets than its `maxTargets`; nothing is sent.

@@ -308,15 +308,7 @@ where
             );
             return vec![Err(off); messages.len()];
         };
-        let answered = ctx
-            .budget
-            .bound_publish(self.queues.send(&tracking.queue_url, messages))
-            .await
-            .unwrap_or_else(|| {
-                let late = CallError::transport("SendMessageBatch", "not confirmed before the invocation's deadline");
-                vec![Err(late); messages.len()]
-            });
-        every_entry_answered(answered, messages.len())
+        sent_in_time(self.queues.send(&tracking.queue_url, messages), messages.len(), ctx).await
     }
 
     /// Sends results, bounded by the budget; answers one outcome per result, in order. A result
@@ -325,16 +317,22 @@ where
         if results.is_empty() {
             return Vec::new();
         }
-        let answered = ctx
-            .budget
-            .bound_publish(self.queues.publish(results))
-            .await
-            .unwrap_or_else(|| {
-                let late = CallError::transport("SendMessageBatch", "not confirmed before the invocation's deadline");
-                vec![Err(late); results.len()]
-            });
-        every_entry_answered(answered, results.len())
+        sent_in_time(self.queues.publish(results), results.len(), ctx).await
     }
+}
+
+/// The answer of a send of `len` entries, bounded by the budget: an entry not confirmed before the
+/// publishing deadline, or that the sender said nothing about, counts as not sent.
+async fn sent_in_time(
+    sending: impl std::future::Future<Output = Vec<Result<(), CallError>>>,
+    len: usize,
+    ctx: &Context,
+) -> Vec<Result<(), CallError>> {
+    let answered = ctx.budget.bound_publish(sending).await.unwrap_or_else(|| {
+        let late = CallError::transport("SendMessageBatch", "not confirmed before the invocation's deadline");
+        vec![Err(late); len]
+    });
+    every_entry_answered(answered, len)
 }
 
 /// What records produced, laid out for sending: the results in record order (with the record each

@@ -44,12 +44,10 @@ impl RecordRun {
         }))
     }
 
-    /// Every result of this run carries the request's fleet run id and resource ARN, if it has them.
-    fn stamped(mut self, request: &ActionRequest) -> Self {
+    /// This run with `change` applied to each of its results (a hand-back has none).
+    pub(super) fn map_results(mut self, mut change: impl FnMut(&mut ResultMessage)) -> Self {
         if let RecordRun::Done(outputs) = &mut self {
-            for result in &mut outputs.results {
-                stamp(result, request);
-            }
+            outputs.results.iter_mut().for_each(&mut change);
         }
         self
     }
@@ -158,7 +156,8 @@ where
             Target::Product(product) => self.run_single(item, &request, One::Product(product), token, ctx).await,
             Target::Resource(arn) => self.run_single(item, &request, One::Resource(arn), token, ctx).await,
         };
-        run.stamped(&request)
+        // Every result of the run carries the request's fleet run id and resource ARN, if it has them.
+        run.map_results(|result| stamp(result, &request))
     }
 
     /// One product: a try with the name cache, and — when a cached name proved stale — one more

@@ -7,7 +7,7 @@ use tracing::{warn, Span};
 
 use super::record::Failure;
 use super::{Context, Handler};
-use crate::cache::NameCache;
+use crate::cache::{ActionKey, NameCache};
 use crate::error::{CallError, RecordError};
 use crate::ports::{
     ActionExecutor, MessageSender, ProvisionedProduct, ResourceOwners, ResultPublisher, VisibilityChanger,
@@ -26,7 +26,7 @@ pub(super) enum Lookup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum CacheKey {
     Product(ProductRef),
-    Action(String, String, String),
+    Action(ActionKey),
     Owner(String),
 }
 
@@ -56,7 +56,7 @@ where
         for key in keys {
             match key {
                 CacheKey::Product(product) => names.products.remove(product),
-                CacheKey::Action(p, a, n) => names.actions.remove(&(p.clone(), a.clone(), n.clone())),
+                CacheKey::Action(key) => names.actions.remove(key),
                 CacheKey::Owner(arn) => names.owners.remove(arn),
             }
         }
@@ -202,7 +202,7 @@ where
         };
         if let Some(id) = hit {
             let id = self.allowed_action(&id, Some(product_id))?;
-            return Ok((id, Some(CacheKey::Action(key.0, key.1, key.2))));
+            return Ok((id, Some(CacheKey::Action(key))));
         }
         let found = self
             .executor

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{info, warn, Span};
 
-use super::record::{finish_failed_as, Failure, Outputs, RecordRun};
+use super::record::{finish_failed, finish_failed_as, Failure, Outputs, RecordRun};
 use super::{HandBack, Handler};
 use crate::error::{CallError, Disposition, RecordError};
 use crate::event::WorkItem;
@@ -69,12 +69,7 @@ where
             Err(e) => {
                 info!(error = %e, "tracking message rejected: malformed");
                 let token = execute_token(&item.token_source, None);
-                finish_failed_as(
-                    item.source.clone(),
-                    token,
-                    Failure::new(RecordError::InvalidRequest(e), None, None),
-                    false,
-                )
+                finish_failed(item, token, Failure::new(RecordError::InvalidRequest(e), None, None))
             }
         }
     }
@@ -125,17 +120,15 @@ where
             }
         };
         info!(outcome = ?outcome, tracked_ms = tracked_for.as_millis() as u64, "tracked to its end");
-        let mut result = ResultMessage::executed(
-            track.source,
-            track.execute_token,
-            track.provisioned_product_id,
-            track.service_action_id,
+        let result = ResultMessage::executed(
+            track.source.clone(),
+            track.execute_token.clone(),
+            track.provisioned_product_id.clone(),
+            track.service_action_id.clone(),
             described.detail,
         )
-        .in_fleet_run(track.fleet_run_id)
         .concluded(outcome, described.outputs, error);
-        result.resource_arn = track.resource_arn;
-        RecordRun::result(result)
+        RecordRun::result(result).map_results(|result| of_request(&track, result))
     }
 
     /// DescribeRecord failed: retry what may pass; anything else ends the tracked execution with
@@ -202,14 +195,13 @@ fn concluding_failure(track: &TrackRecord, error: RecordError) -> RecordRun {
         Some(&track.provisioned_product_id),
         Some(&track.service_action_id),
     );
-    match finish_failed_as(track.source.clone(), track.execute_token.clone(), failure, true) {
-        RecordRun::Done(mut outputs) => {
-            for result in &mut outputs.results {
-                result.fleet_run_id = track.fleet_run_id.clone();
-                result.resource_arn = track.resource_arn.clone();
-            }
-            RecordRun::Done(outputs)
-        }
-        handed_back => handed_back,
-    }
+    finish_failed_as(track.source.clone(), track.execute_token.clone(), failure, true)
+        .map_results(|result| of_request(track, result))
+}
+
+/// A tracked execution's final result carries the fleet run and the resource of the request it
+/// tracks.
+fn of_request(track: &TrackRecord, result: &mut ResultMessage) {
+    result.fleet_run_id = track.fleet_run_id.clone();
+    result.resource_arn = track.resource_arn.clone();
 }
