@@ -272,6 +272,8 @@ struct Verdict {
     valid_in_dlq: u64,
     /// Of those, the ones whose token was executed (and never reported).
     executed_in_dlq: u64,
+    /// Requests whose result was sent and whose request message is in the DLQ too.
+    reported_in_dlq: u64,
     /// EXECUTED requests without a final result whose tracking message is in the DLQ.
     finals_in_dlq: u64,
     /// Tracking messages in the DLQ.
@@ -288,6 +290,12 @@ impl Verdict {
     /// request, or a tracking message) is in the DLQ.
     fn valid_stuck_in_dlq(&self) -> u64 {
         self.valid_in_dlq + self.finals_in_dlq
+    }
+
+    /// Requests with a message in the DLQ because every receive of it failed: those stuck there and
+    /// those reported before their message got there. What the DLQ bound limits.
+    fn ended_in_dlq(&self) -> u64 {
+        self.valid_stuck_in_dlq() + self.reported_in_dlq
     }
 
     /// Results delivered more than once (per token and outcome), and the extra copies.
@@ -390,9 +398,19 @@ fn check(requests: &[Request], observed: &Observed) -> Verdict {
             }
         }
 
-        // How the request ended: one EXECUTED or REJECTED result (in copies) or one DLQ message.
+        // How the request ended: one EXECUTED or REJECTED result (in copies) or one DLQ message. A
+        // result and then the DLQ is what SQS allows (docs/reliability.md): the result was sent, but
+        // no receive after it was acknowledged (the environment was killed after publishing, or the
+        // send's answer was lost and the record handed back) before maxReceiveCount ran out. The
+        // request is reported; its DLQ copy counts against the DLQ bound.
         let dlq_copies = in_dlq[i];
-        let end = if (!results.is_empty() && dlq_copies > 0) || dlq_copies > 1 {
+        let end = if dlq_copies > 1 {
+            "MORE THAN ONE END"
+        } else if !executed.is_empty() && dlq_copies == 1 {
+            "EXECUTED, THEN DLQ"
+        } else if !rejected.is_empty() && dlq_copies == 1 {
+            "REJECTED, THEN DLQ"
+        } else if !results.is_empty() && dlq_copies == 1 {
             "MORE THAN ONE END"
         } else if !executed.is_empty() {
             "EXECUTED"
@@ -407,8 +425,8 @@ fn check(requests: &[Request], observed: &Observed) -> Verdict {
         };
         *v.ended.entry((kind, end)).or_default() += 1;
         let expected_end_ok = match kind {
-            Kind::ById | Kind::ByName => end == "EXECUTED" || end == "DLQ",
-            Kind::Invalid => end == "REJECTED",
+            Kind::ById | Kind::ByName => matches!(end, "EXECUTED" | "EXECUTED, THEN DLQ" | "DLQ"),
+            Kind::Invalid => matches!(end, "REJECTED" | "REJECTED, THEN DLQ"),
             Kind::UnderChange => end == "DLQ",
         };
         if !expected_end_ok {
@@ -420,6 +438,10 @@ fn check(requests: &[Request], observed: &Observed) -> Verdict {
         }
         if end == "DLQ" && matches!(kind, Kind::ById | Kind::ByName) {
             v.valid_in_dlq += 1;
+            v.stuck_in_dlq.push(id.clone());
+        }
+        if expected_end_ok && end.ends_with("THEN DLQ") {
+            v.reported_in_dlq += 1;
             v.stuck_in_dlq.push(id.clone());
         }
 
@@ -1092,12 +1114,14 @@ async fn under_faults_and_load_every_request_ends_once_and_nothing_runs_twice() 
     }
     let valid_requests = requests.iter().filter(|r| r.expected_final.is_some()).count() as u64;
     let bound = dlq_bound(valid_requests);
-    if verdict.valid_stuck_in_dlq() > bound {
+    if verdict.ended_in_dlq() > bound {
         verdict.problems.push(format!(
-            "{} valid requests ended in the DLQ ({} requests, {} tracking messages); at most {bound} may",
-            verdict.valid_stuck_in_dlq(),
+            "{} requests ended in the DLQ ({} valid requests, {} tracking messages, {} requests reported before \
+             their message got there); at most {bound} may",
+            verdict.ended_in_dlq(),
             verdict.valid_in_dlq,
-            verdict.finals_in_dlq
+            verdict.finals_in_dlq,
+            verdict.reported_in_dlq
         ));
     }
 
@@ -1129,13 +1153,15 @@ async fn under_faults_and_load_every_request_ends_once_and_nothing_runs_twice() 
     );
     println!(
         "DLQ: {} messages: {} valid requests ({} of them executed but never reported), {} tracking messages ({} \
-         executions whose final outcome waits there); bound on valid requests stuck in the DLQ: {} ≤ {bound}",
+         executions whose final outcome waits there), {} requests reported before their message got there; bound \
+         on requests ended in the DLQ: {} ≤ {bound}",
         observed.dlq.len(),
         verdict.valid_in_dlq,
         verdict.executed_in_dlq,
         verdict.tracking_in_dlq,
         verdict.finals_in_dlq,
-        verdict.valid_stuck_in_dlq()
+        verdict.reported_in_dlq,
+        verdict.ended_in_dlq()
     );
     println!(
         "emulator: {} tokens executed, {} executions; calls {:?}; faults fired {:?}",
@@ -1433,6 +1459,36 @@ mod the_checker {
         assert!(verdict.problems.is_empty(), "{:#?}", verdict.problems);
         assert_eq!(verdict.finals_in_dlq, 1);
         assert_eq!(verdict.valid_stuck_in_dlq(), 1);
+        assert_eq!(verdict.ended_in_dlq(), 1);
         assert_eq!(dlq_bound(340), 7);
+    }
+
+    #[test]
+    fn a_request_reported_and_then_in_the_dlq_counts_against_the_bound_and_a_second_dlq_copy_is_reported() {
+        let requests = some_requests();
+        let mut observed = play(&requests, documented);
+        // GIVEN request 0 (EXECUTED) and request 5 (REJECTED) whose messages reached the DLQ after
+        // their results were sent, and request 6 (UNDER_CHANGE) in the DLQ twice.
+        for (id, i) in [("m-0", 0), ("m-5", 5), ("m-6", 6)] {
+            observed.dlq.push(DlqMessage {
+                message_id: id.into(),
+                body: requests[i].body.clone(),
+            });
+        }
+
+        let verdict = check(&requests, &observed);
+
+        assert_eq!(verdict.ended[&(Kind::ById, "EXECUTED, THEN DLQ")], 1);
+        assert_eq!(verdict.ended[&(Kind::Invalid, "REJECTED, THEN DLQ")], 1);
+        assert_eq!(verdict.reported_in_dlq, 2);
+        assert_eq!(verdict.valid_stuck_in_dlq(), 0);
+        assert_eq!(verdict.ended_in_dlq(), 2);
+        assert_eq!(verdict.stuck_in_dlq, ["m-0", "m-5"]);
+        assert!(
+            reports(&verdict, "request 6 (m-6, UnderChange) ended MORE THAN ONE END"),
+            "{:#?}",
+            verdict.problems
+        );
+        assert_eq!(verdict.problems.len(), 1, "{:#?}", verdict.problems);
     }
 }
