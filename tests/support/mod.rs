@@ -42,7 +42,7 @@ pub struct Executed {
 pub struct FakeCatalog {
     /// id → the provisioned product
     pub products: HashMap<String, FakeProduct>,
-    /// (product id, artifact id, action id) → parameter names the action defines
+    /// action id → parameter names the action defines
     pub action_parameters: HashMap<String, Vec<String>>,
     /// resource ARN → its tags
     pub resources: HashMap<String, BTreeMap<String, String>>,
@@ -181,8 +181,6 @@ impl FakeCatalog {
                 .unwrap_or_default();
             fake.action_parameters
                 .insert(a["Id"].as_str().unwrap().to_owned(), names);
-        }
-        for a in seed["serviceActions"].as_array().unwrap() {
             fake.actions
                 .insert(a["Id"].as_str().unwrap().into(), a["Name"].as_str().unwrap().into());
         }
