@@ -381,7 +381,39 @@ impl ActionExecutor for FakeCatalog {
         record_id: &str,
         _accept_language: Option<AcceptLanguage>,
     ) -> Result<DescribedRecord, CallError> {
-        self.describe(record_id)
+        const OP: &str = "DescribeRecord";
+        self.calls.lock().unwrap().push(format!("DescribeRecord {record_id}"));
+        {
+            let mut faults = self.describe_record_faults.lock().unwrap();
+            if !faults.is_empty() {
+                return Err(faults.remove(0));
+            }
+        }
+        let pp = self
+            .records
+            .lock()
+            .unwrap()
+            .get(record_id)
+            .cloned()
+            .ok_or_else(|| Self::not_found(OP, "record"))?;
+        let state = self
+            .record_states
+            .lock()
+            .unwrap()
+            .get(&pp)
+            .cloned()
+            .unwrap_or_else(|| RecordState::status("IN_PROGRESS"));
+        Ok(DescribedRecord {
+            detail: RecordDetail {
+                record_id: Some(record_id.to_owned()),
+                status: Some(state.status),
+                provisioned_product_id: Some(pp),
+                record_type: Some("EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION".into()),
+                record_errors: state.errors,
+                ..Default::default()
+            },
+            outputs: state.outputs,
+        })
     }
 
     async fn search_provisioned_products(
@@ -445,44 +477,6 @@ impl ResourceOwners for FakeCatalog {
             .get(resource_arn)
             .and_then(|tags| tags.get("aws:servicecatalog:provisionedProductArn"))
             .cloned())
-    }
-}
-
-impl FakeCatalog {
-    fn describe(&self, record_id: &str) -> Result<DescribedRecord, CallError> {
-        const OP: &str = "DescribeRecord";
-        self.calls.lock().unwrap().push(format!("DescribeRecord {record_id}"));
-        {
-            let mut faults = self.describe_record_faults.lock().unwrap();
-            if !faults.is_empty() {
-                return Err(faults.remove(0));
-            }
-        }
-        let pp = self
-            .records
-            .lock()
-            .unwrap()
-            .get(record_id)
-            .cloned()
-            .ok_or_else(|| Self::not_found(OP, "record"))?;
-        let state = self
-            .record_states
-            .lock()
-            .unwrap()
-            .get(&pp)
-            .cloned()
-            .unwrap_or_else(|| RecordState::status("IN_PROGRESS"));
-        Ok(DescribedRecord {
-            detail: RecordDetail {
-                record_id: Some(record_id.to_owned()),
-                status: Some(state.status),
-                provisioned_product_id: Some(pp),
-                record_type: Some("EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION".into()),
-                record_errors: state.errors,
-                ..Default::default()
-            },
-            outputs: state.outputs,
-        })
     }
 }
 
