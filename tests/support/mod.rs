@@ -676,6 +676,11 @@ pub fn sqs_event(body: &str) -> Value {
     json!({ "Records": [sqs_record("m-bad-1", body)] })
 }
 
+/// A one-record SQS batch: message `id` carrying `body`.
+pub fn batch_of(id: &str, body: &Value) -> Value {
+    json!({ "Records": [sqs_record(id, &body.to_string())] })
+}
+
 /// A sample event from events/, as JSON.
 pub fn event(name: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
