@@ -14,7 +14,9 @@ use sc_action_runner::outcome::{Outcome, ResultMessage};
 use sc_action_runner::token::{derive, digest};
 use serde_json::{json, Value};
 
-use support::{config_with, event, failures, handler_with, run, sqs_record, FakeCatalog, FakeQueue, TestHandler};
+use support::{
+    batch_of, config_with, event, failures, handler_with, run, sqs_record, FakeCatalog, FakeQueue, TestHandler,
+};
 
 const REQUESTS_QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/sc-action-requests";
 const FLEET_PRODUCT: &str = "prod-fleet0000001";
@@ -33,10 +35,6 @@ fn prod_fleet(extra: Value) -> Value {
     json!({"select": select, "serviceActionName": "PatchOS", "parameters": {"RebootOption": ["NoReboot"]}})
 }
 
-fn one_message(id: &str, body: &Value) -> Value {
-    json!({ "Records": [sqs_record(id, &body.to_string())] })
-}
-
 /// The only result published so far.
 fn only_result(queue: &FakeQueue) -> ResultMessage {
     let sent = queue.sent();
@@ -51,7 +49,7 @@ async fn a_fleet_request_sends_one_child_per_target_in_id_order_and_publishes_it
     let (handler, catalog, queue) = fleet_handler(&[]);
     let request = prod_fleet(json!({}));
 
-    let response = run(&handler, one_message("parent-1", &request), "req").await.unwrap();
+    let response = run(&handler, batch_of("parent-1", &request), "req").await.unwrap();
 
     assert_eq!(failures(&response), Vec::<String>::new());
     let parent = only_result(&queue);
@@ -102,7 +100,7 @@ async fn a_fleet_request_sends_one_child_per_target_in_id_order_and_publishes_it
 #[tokio::test]
 async fn children_run_through_the_normal_path_once_each_even_when_the_parent_is_redelivered() {
     let (handler, catalog, queue) = fleet_handler(&[]);
-    let parent = one_message("parent-1", &prod_fleet(json!({"maxTargets": 80})));
+    let parent = batch_of("parent-1", &prod_fleet(json!({"maxTargets": 80})));
 
     run(&handler, parent.clone(), "req-1").await.unwrap();
     run(&handler, parent, "req-2").await.unwrap();
@@ -143,7 +141,7 @@ async fn more_targets_than_max_targets_rejects_the_run_and_sends_nothing() {
 
     run(
         &handler,
-        one_message("p", &prod_fleet(json!({"maxTargets": 74}))),
+        batch_of("p", &prod_fleet(json!({"maxTargets": 74}))),
         "req",
     )
     .await
@@ -168,7 +166,7 @@ async fn a_fleet_dry_run_reports_the_same_summary_and_sends_nothing() {
     let mut request = prod_fleet(json!({}));
     request["dryRun"] = json!(true);
 
-    run(&handler, one_message("p", &request), "req").await.unwrap();
+    run(&handler, batch_of("p", &request), "req").await.unwrap();
 
     let parent = only_result(&queue);
     assert_eq!(parent.outcome, Outcome::DryRun);
@@ -179,7 +177,7 @@ async fn a_fleet_dry_run_reports_the_same_summary_and_sends_nothing() {
     let mut real = request.clone();
     real.as_object_mut().unwrap().remove("dryRun");
     let (handler, _catalog, queue) = fleet_handler(&[]);
-    run(&handler, one_message("p", &real), "req").await.unwrap();
+    run(&handler, batch_of("p", &real), "req").await.unwrap();
     assert_eq!(queue.sent()[0].execute_token, parent.execute_token);
 }
 
@@ -189,7 +187,7 @@ async fn without_a_requests_queue_a_fleet_request_is_refused_before_any_listing(
     for dry_run in [false, true] {
         let mut request = prod_fleet(json!({}));
         request["dryRun"] = json!(dry_run);
-        run(&handler, one_message("p", &request), "req").await.unwrap();
+        run(&handler, batch_of("p", &request), "req").await.unwrap();
     }
     assert!(queue
         .sent()
@@ -204,7 +202,7 @@ async fn an_action_id_off_the_allow_list_rejects_the_run_before_listing() {
     let (handler, catalog, queue) = fleet_handler(&[("ALLOWED_SERVICE_ACTION_IDS", "act-restart00001")]);
     let request = json!({"select": {"productId": FLEET_PRODUCT}, "serviceActionId": "act-patchos00001"});
 
-    run(&handler, one_message("p", &request), "req").await.unwrap();
+    run(&handler, batch_of("p", &request), "req").await.unwrap();
 
     assert_eq!(only_result(&queue).error.unwrap().code, "NotAllowed");
     assert!(catalog.calls().is_empty());
@@ -216,7 +214,7 @@ async fn products_off_the_allow_list_are_skipped_and_counted() {
     let (handler, _catalog, queue) = fleet_handler(&[("ALLOWED_PROVISIONED_PRODUCT_IDS", allowed)]);
     let request = json!({"select": {"productId": FLEET_PRODUCT}, "serviceActionId": "act-patchos00001"});
 
-    run(&handler, one_message("p", &request), "req").await.unwrap();
+    run(&handler, batch_of("p", &request), "req").await.unwrap();
 
     let parent = only_result(&queue);
     assert_eq!(parent.service_action_id.as_deref(), Some("act-patchos00001"));
@@ -241,7 +239,7 @@ async fn a_throttled_listing_or_an_unsent_child_hands_the_parent_back() {
         Some(400),
         "Rate exceeded",
     ));
-    let err = run(&handler, one_message("p", &prod_fleet(json!({}))), "req")
+    let err = run(&handler, batch_of("p", &prod_fleet(json!({}))), "req")
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "BatchFailed");
@@ -253,7 +251,7 @@ async fn a_throttled_listing_or_an_unsent_child_hands_the_parent_back() {
     };
     let config = config_with(&[("REQUESTS_QUEUE_URL", REQUESTS_QUEUE)]);
     let (handler, _catalog, queue) = handler_with(config, FakeCatalog::seeded(), refusing);
-    let err = run(&handler, one_message("p", &prod_fleet(json!({}))), "req")
+    let err = run(&handler, batch_of("p", &prod_fleet(json!({}))), "req")
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "BatchFailed");
@@ -269,7 +267,7 @@ async fn children_for_a_fifo_requests_queue_carry_their_group_and_deduplication_
     let config = config_with(&[("REQUESTS_QUEUE_URL", fifo)]);
     let (handler, _catalog, queue) = handler_with(config, FakeCatalog::seeded(), FakeQueue::default());
 
-    run(&handler, one_message("p", &prod_fleet(json!({}))), "req")
+    run(&handler, batch_of("p", &prod_fleet(json!({}))), "req")
         .await
         .unwrap();
 

@@ -12,7 +12,7 @@ use sc_action_runner::outcome::Outcome;
 use sc_action_runner::token::derive;
 use serde_json::{json, Value};
 
-use support::{config_with, failures, handler_with, new_handler, run, sqs_record, FakeCatalog, FakeQueue, RecordState};
+use support::{batch_of, config_with, failures, handler_with, new_handler, run, FakeCatalog, FakeQueue, RecordState};
 
 const WEB_PROD_INSTANCE: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f60001";
 const UNTAGGED: &str = "arn:aws:ec2:us-east-1:123456789012:instance/i-0c1b2c3d4e5f60001";
@@ -25,7 +25,7 @@ fn request(arn: &str) -> Value {
 }
 
 fn batch(arn: &str) -> Value {
-    json!({ "Records": [sqs_record("m-1", &request(arn).to_string())] })
+    batch_of("m-1", &request(arn))
 }
 
 #[tokio::test]
@@ -158,8 +158,7 @@ async fn a_tracked_resource_request_keeps_its_resource_arn_to_the_final_result()
     assert_eq!(tracking["trackRecord"]["resourceArn"], WEB_PROD_INSTANCE);
     catalog.set_record_state("pp-webprod000001", RecordState::succeeded(&[]));
 
-    let records = json!({"Records": [sqs_record("t-1", &tracking.to_string())]});
-    run(&handler, records, "req-2").await.unwrap();
+    run(&handler, batch_of("t-1", &tracking), "req-2").await.unwrap();
 
     let last = queue.sent().last().cloned().unwrap();
     assert_eq!(last.outcome, Outcome::Succeeded);

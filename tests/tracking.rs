@@ -17,7 +17,7 @@ use sc_action_runner::token::derive;
 use serde_json::{json, Value};
 
 use support::{
-    config_with, event, failures, handler_with, message_ids, run, sqs_record, FakeCatalog, FakeQueue, RecordState,
+    batch_of, config_with, event, failures, handler_with, message_ids, run, FakeCatalog, FakeQueue, RecordState,
     TestHandler,
 };
 
@@ -33,11 +33,6 @@ fn tracking_on(extra: &[(&str, &str)]) -> (TestHandler, std::sync::Arc<FakeCatal
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
-/// A one-record SQS batch carrying `body`, with message id `id`.
-fn batch_of(id: &str, body: &Value) -> Value {
-    json!({ "Records": [sqs_record(id, &body.to_string())] })
 }
 
 /// Runs the sample batch with tracking on and returns the first tracking message's body.
@@ -408,7 +403,7 @@ async fn a_tracking_message_is_recognised_in_every_envelope() {
                              "detail": tracking.clone()});
     let answer = run(&handler, eventbridge.clone(), "req-eb").await.unwrap();
     assert_eq!(answer["outcome"], "SUCCEEDED");
-    let wrapped = json!({"Records": [sqs_record("t-wrapped", &eventbridge.to_string())]});
+    let wrapped = batch_of("t-wrapped", &eventbridge);
     assert_eq!(
         failures(&run(&handler, wrapped, "req").await.unwrap()),
         Vec::<String>::new()

@@ -42,7 +42,7 @@ pub struct Executed {
 pub struct FakeCatalog {
     /// id → the provisioned product
     pub products: HashMap<String, FakeProduct>,
-    /// (product id, artifact id, action id) → parameter names the action defines
+    /// action id → parameter names the action defines
     pub action_parameters: HashMap<String, Vec<String>>,
     /// resource ARN → its tags
     pub resources: HashMap<String, BTreeMap<String, String>>,
@@ -181,8 +181,6 @@ impl FakeCatalog {
                 .unwrap_or_default();
             fake.action_parameters
                 .insert(a["Id"].as_str().unwrap().to_owned(), names);
-        }
-        for a in seed["serviceActions"].as_array().unwrap() {
             fake.actions
                 .insert(a["Id"].as_str().unwrap().into(), a["Name"].as_str().unwrap().into());
         }
@@ -383,7 +381,39 @@ impl ActionExecutor for FakeCatalog {
         record_id: &str,
         _accept_language: Option<AcceptLanguage>,
     ) -> Result<DescribedRecord, CallError> {
-        self.describe(record_id)
+        const OP: &str = "DescribeRecord";
+        self.calls.lock().unwrap().push(format!("DescribeRecord {record_id}"));
+        {
+            let mut faults = self.describe_record_faults.lock().unwrap();
+            if !faults.is_empty() {
+                return Err(faults.remove(0));
+            }
+        }
+        let pp = self
+            .records
+            .lock()
+            .unwrap()
+            .get(record_id)
+            .cloned()
+            .ok_or_else(|| Self::not_found(OP, "record"))?;
+        let state = self
+            .record_states
+            .lock()
+            .unwrap()
+            .get(&pp)
+            .cloned()
+            .unwrap_or_else(|| RecordState::status("IN_PROGRESS"));
+        Ok(DescribedRecord {
+            detail: RecordDetail {
+                record_id: Some(record_id.to_owned()),
+                status: Some(state.status),
+                provisioned_product_id: Some(pp),
+                record_type: Some("EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION".into()),
+                record_errors: state.errors,
+                ..Default::default()
+            },
+            outputs: state.outputs,
+        })
     }
 
     async fn search_provisioned_products(
@@ -447,44 +477,6 @@ impl ResourceOwners for FakeCatalog {
             .get(resource_arn)
             .and_then(|tags| tags.get("aws:servicecatalog:provisionedProductArn"))
             .cloned())
-    }
-}
-
-impl FakeCatalog {
-    fn describe(&self, record_id: &str) -> Result<DescribedRecord, CallError> {
-        const OP: &str = "DescribeRecord";
-        self.calls.lock().unwrap().push(format!("DescribeRecord {record_id}"));
-        {
-            let mut faults = self.describe_record_faults.lock().unwrap();
-            if !faults.is_empty() {
-                return Err(faults.remove(0));
-            }
-        }
-        let pp = self
-            .records
-            .lock()
-            .unwrap()
-            .get(record_id)
-            .cloned()
-            .ok_or_else(|| Self::not_found(OP, "record"))?;
-        let state = self
-            .record_states
-            .lock()
-            .unwrap()
-            .get(&pp)
-            .cloned()
-            .unwrap_or_else(|| RecordState::status("IN_PROGRESS"));
-        Ok(DescribedRecord {
-            detail: RecordDetail {
-                record_id: Some(record_id.to_owned()),
-                status: Some(state.status),
-                provisioned_product_id: Some(pp),
-                record_type: Some("EXECUTE_PROVISIONED_PRODUCT_SERVICE_ACTION".into()),
-                record_errors: state.errors,
-                ..Default::default()
-            },
-            outputs: state.outputs,
-        })
     }
 }
 
@@ -682,6 +674,11 @@ pub fn sqs_record(message_id: &str, body: &str) -> Value {
 /// A one-record SQS batch.
 pub fn sqs_event(body: &str) -> Value {
     json!({ "Records": [sqs_record("m-bad-1", body)] })
+}
+
+/// A one-record SQS batch: message `id` carrying `body`.
+pub fn batch_of(id: &str, body: &Value) -> Value {
+    json!({ "Records": [sqs_record(id, &body.to_string())] })
 }
 
 /// A sample event from events/, as JSON.
