@@ -10,6 +10,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_servicecatalog::config::Credentials;
+use sc_emulator::{start_local, EmulatorConfig, EmulatorHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -21,6 +22,16 @@ pub const ARTIFACT: &str = "pa-webapp0000001";
 pub const RESTART: &str = "act-restart00001";
 pub const ORPHAN: &str = "act-orphan000001";
 pub const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
+
+/// An emulator on a free port with the default seed, its records taking `progress_ms` to finish.
+pub async fn emulator(progress_ms: u64) -> EmulatorHandle {
+    start_local(EmulatorConfig {
+        progress_ms,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts")
+}
 
 /// SDK configuration aimed at the emulator, with static credentials. `attempts` = max attempts
 /// (1 disables retries) with a tiny backoff.
