@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::paging::{next_page_token, page_of, page_size, page_start};
+use super::paging::{page_of, page_size, page_start, with_next_page_token};
 use super::{now_epoch, State};
 use crate::error::{self, ApiError};
 
@@ -34,13 +34,10 @@ impl State {
             .ok_or_else(|| ApiError::not_found(format!("Record {id} not found")))?;
         let now = now_epoch();
         let outputs = record.outputs_at(now, self.progress_ms);
-        let mut out = json!({
+        let out = json!({
             "RecordDetail": record.to_json(now, self.progress_ms),
             "RecordOutputs": page_of(outputs, start, size),
         });
-        if let (Some(token), Some(obj)) = (next_page_token(start, size, outputs.len()), out.as_object_mut()) {
-            obj.insert("NextPageToken".to_owned(), json!(token));
-        }
-        Ok(out)
+        Ok(with_next_page_token(out, start, size, outputs.len()))
     }
 }

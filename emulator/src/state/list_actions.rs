@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::paging::{next_page_token, page_of, page_size, page_start};
+use super::paging::{page_of, page_size, page_start, with_next_page_token};
 use super::State;
 use crate::error::{self, ApiError};
 
@@ -53,11 +53,12 @@ impl State {
                 })
             })
             .collect();
-        let mut out = json!({ "ServiceActionSummaries": page });
-        if let (Some(token), Some(obj)) = (next_page_token(start, page_size, ids.len()), out.as_object_mut()) {
-            obj.insert("NextPageToken".to_owned(), json!(token));
-        }
-        Ok(out)
+        Ok(with_next_page_token(
+            json!({ "ServiceActionSummaries": page }),
+            start,
+            page_size,
+            ids.len(),
+        ))
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::paging::{next_page_token, page_of, page_size_within, page_start};
+use super::paging::{page_of, page_size_within, page_start, with_next_page_token};
 use super::products::Provisioned;
 use super::search_query::{self, Field, Searchable, Term};
 use super::State;
@@ -115,11 +115,8 @@ impl State {
             found.reverse();
         }
         let page: Vec<Value> = page_of(&found, start, size).iter().map(View::to_json).collect();
-        let mut out = json!({ "ProvisionedProducts": page, "TotalResultsCount": found.len() });
-        if let (Some(token), Some(obj)) = (next_page_token(start, size, found.len()), out.as_object_mut()) {
-            obj.insert("NextPageToken".to_owned(), json!(token));
-        }
-        Ok(out)
+        let out = json!({ "ProvisionedProducts": page, "TotalResultsCount": found.len() });
+        Ok(with_next_page_token(out, start, size, found.len()))
     }
 
     fn view<'a>(&'a self, product: &'a Provisioned) -> View<'a> {
