@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::paging::{page_of, page_size, page_start, with_next_page_token};
+use super::paging::{checked_page_start, page_of, page_size, with_next_page_token};
 use super::{now_epoch, State};
 use crate::error::{self, ApiError};
 
@@ -24,10 +24,7 @@ impl State {
         error::id("Id", id)?;
         error::accept_language(input.accept_language.as_deref())?;
         let size = page_size(input.page_size)?;
-        if let Some(token) = input.page_token.as_deref() {
-            error::length("PageToken", token, 0, 2024, false)?;
-        }
-        let start = page_start(input.page_token.as_deref())?;
+        let start = checked_page_start(input.page_token.as_deref())?;
         let record = self
             .records
             .get(id)

@@ -50,6 +50,15 @@ pub(super) fn page_start(token: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
+/// A `PageToken` of at most 2024 characters (never echoed), then the offset it carries, as
+/// [`page_start`] reads it.
+pub(super) fn checked_page_start(token: Option<&str>) -> Result<usize, ApiError> {
+    if let Some(t) = token {
+        error::length("PageToken", t, 0, 2024, false)?;
+    }
+    page_start(token)
+}
+
 /// The token of the page after `[start, start + size)` of `total` items; `None` on the last page.
 fn next_page_token(start: usize, size: usize, total: usize) -> Option<String> {
     let next = start.saturating_add(size);
