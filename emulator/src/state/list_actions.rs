@@ -30,12 +30,7 @@ impl State {
         if !self.seed.products.iter().any(|p| p.id == product_id) {
             return Err(ApiError::not_found(format!("Product {product_id} not found")));
         }
-        if !self
-            .seed
-            .provisioning_artifacts
-            .iter()
-            .any(|pa| pa.id == artifact_id && pa.product_id == product_id)
-        {
+        if !self.seed.has_artifact(product_id, artifact_id) {
             return Err(ApiError::not_found(format!(
                 "Provisioning artifact {artifact_id} of product {product_id} not found"
             )));
