@@ -283,33 +283,7 @@ impl EventBridge {
     /// Receives and deletes every message now on `queue` (moto delivers during PutEvents), bodies
     /// in the order received.
     pub async fn take_bodies(&self, queue: &TargetQueue) -> Result<Vec<String>, LoopError> {
-        let mut bodies = Vec::new();
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&queue.url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .map_err(|e| err(format!("ReceiveMessage: {}", DisplayErrorContext(e))))?;
-            if received.messages().is_empty() {
-                return Ok(bodies);
-            }
-            for message in received.messages() {
-                bodies.push(message.body().unwrap_or_default().to_owned());
-                if let Some(handle) = message.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&queue.url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .map_err(|e| err(format!("DeleteMessage: {}", DisplayErrorContext(e))))?;
-                }
-            }
-        }
+        crate::queues::take_bodies(&self.sqs, &queue.url).await
     }
 }
 

@@ -531,41 +531,11 @@ impl LocalLoop {
 
     /// Receives and deletes every message now on the results queue, in the order received.
     pub async fn take_results(&self) -> Result<Vec<Value>, LoopError> {
-        let mut out = Vec::new();
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.results_queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .visibility_timeout(60)
-                .send()
-                .await
-                .map_err(|e| {
-                    err(format!(
-                        "ReceiveMessage: {}",
-                        aws_sdk_sqs::error::DisplayErrorContext(e)
-                    ))
-                })?;
-            let messages = received.messages();
-            if messages.is_empty() {
-                return Ok(out);
-            }
-            for m in messages {
-                let body = m.body().unwrap_or_default();
-                out.push(serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned())));
-                if let Some(handle) = m.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.results_queue_url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .map_err(|e| err(format!("DeleteMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
-                }
-            }
-        }
+        let bodies = queues::take_bodies(&self.sqs, &self.results_queue_url).await?;
+        Ok(bodies
+            .into_iter()
+            .map(|body| serde_json::from_str(&body).unwrap_or(Value::String(body)))
+            .collect())
     }
 
     /// What the function wrote to stdout/stderr so far (its logs).
