@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_eventbridge::types::{InputTransformer as SdkInputTransformer, PutEventsRequestEntry, Target};
-use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 use tokio::process::Child;
 
@@ -164,19 +163,7 @@ impl EventBridge {
     /// Creates a standard queue (or finds the one of that name) and reads its ARN.
     pub async fn create_queue(&self, name: &str) -> Result<TargetQueue, LoopError> {
         let url = crate::create_queue(&self.sqs, name, false).await?;
-        let attributes = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| err(format!("GetQueueAttributes {name}: {}", DisplayErrorContext(e))))?;
-        let arn = attributes
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-            .cloned()
-            .ok_or_else(|| err(format!("GetQueueAttributes {name}: no QueueArn")))?;
+        let arn = crate::queues::queue_arn(&self.sqs, &url).await?;
         Ok(TargetQueue { url, arn })
     }
 

@@ -96,7 +96,8 @@ impl QueuePair {
     }
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, LoopError> {
+/// The queue's ARN.
+pub(crate) async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, LoopError> {
     let out = sqs
         .get_queue_attributes()
         .queue_url(url)
