@@ -8,21 +8,11 @@ use std::time::Duration;
 use aws_sdk_servicecatalog::error::ProvideErrorMetadata;
 use aws_sdk_servicecatalog::types::RecordStatus;
 use common::*;
-use sc_emulator::{start_local, EmulatorConfig, EmulatorHandle};
 
 const CANARY: &str = "pp-webcanary0001";
 const NO_ROLE: &str = "act-norole000001";
 const HEALTH: &str = "act-health000001";
 const DRAIN: &str = "act-drain0000001";
-
-async fn emulator(progress_ms: u64) -> EmulatorHandle {
-    start_local(EmulatorConfig {
-        progress_ms,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("emulator starts")
-}
 
 /// Executes `action` on web-canary and returns the record id.
 async fn execute(sc: &aws_sdk_servicecatalog::Client, action: &str, token: &str) -> String {

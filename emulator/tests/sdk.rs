@@ -8,16 +8,7 @@ use std::time::Duration;
 use aws_sdk_servicecatalog::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_servicecatalog::types::RecordStatus;
 use common::*;
-use sc_emulator::{start_local, EmulatorConfig, EmulatorHandle, Fault, FaultKind};
-
-async fn emulator(progress_ms: u64) -> EmulatorHandle {
-    start_local(EmulatorConfig {
-        progress_ms,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("emulator starts")
-}
+use sc_emulator::{Fault, FaultKind};
 
 #[tokio::test]
 async fn redelivered_execute_token_returns_the_same_record_and_runs_once() {

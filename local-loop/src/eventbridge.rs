@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_eventbridge::types::{InputTransformer as SdkInputTransformer, PutEventsRequestEntry, Target};
-use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 use tokio::process::Child;
 
@@ -164,19 +163,7 @@ impl EventBridge {
     /// Creates a standard queue (or finds the one of that name) and reads its ARN.
     pub async fn create_queue(&self, name: &str) -> Result<TargetQueue, LoopError> {
         let url = crate::create_queue(&self.sqs, name, false).await?;
-        let attributes = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(|e| err(format!("GetQueueAttributes {name}: {}", DisplayErrorContext(e))))?;
-        let arn = attributes
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-            .cloned()
-            .ok_or_else(|| err(format!("GetQueueAttributes {name}: no QueueArn")))?;
+        let arn = crate::queues::queue_arn(&self.sqs, &url).await?;
         Ok(TargetQueue { url, arn })
     }
 
@@ -283,33 +270,7 @@ impl EventBridge {
     /// Receives and deletes every message now on `queue` (moto delivers during PutEvents), bodies
     /// in the order received.
     pub async fn take_bodies(&self, queue: &TargetQueue) -> Result<Vec<String>, LoopError> {
-        let mut bodies = Vec::new();
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&queue.url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .map_err(|e| err(format!("ReceiveMessage: {}", DisplayErrorContext(e))))?;
-            if received.messages().is_empty() {
-                return Ok(bodies);
-            }
-            for message in received.messages() {
-                bodies.push(message.body().unwrap_or_default().to_owned());
-                if let Some(handle) = message.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&queue.url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .map_err(|e| err(format!("DeleteMessage: {}", DisplayErrorContext(e))))?;
-                }
-            }
-        }
+        crate::queues::take_bodies(&self.sqs, &queue.url).await
     }
 }
 

@@ -270,20 +270,34 @@ pub(crate) fn work_dir() -> Result<PathBuf, LoopError> {
 /// Starts `moto_server` on a free loopback port, its output in `work_dir`'s `moto.log` and
 /// `moto.err.log`; a port taken between the probe and moto's bind is retried with another.
 pub(crate) async fn start_moto(program: &Path, work_dir: &Path) -> Result<(Child, u16), LoopError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let port = free_port()?;
-        let err_log = work_dir.join("moto.err.log");
-        let mut child = Command::new(program)
+    let err_log = work_dir.join("moto.err.log");
+    start_on_free_port("moto_server", &err_log, |port| {
+        Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log_file(&work_dir.join("moto.log"))?)
             .stderr(log_file(&err_log)?)
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| err(format!("cannot start moto_server: {e}")))?;
-        match wait_for_port(port, &mut child, "moto_server", &err_log).await {
+            .map_err(|e| err(format!("cannot start moto_server: {e}")))
+    })
+    .await
+}
+
+/// Starts a server (`spawn` given the port) on a free loopback port and waits until it listens
+/// (`log` is shown if it does not); a port taken between the probe and the server's bind is
+/// retried with another, three times at most.
+async fn start_on_free_port(
+    what: &str,
+    log: &Path,
+    mut spawn: impl FnMut(u16) -> Result<Child, LoopError>,
+) -> Result<(Child, u16), LoopError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let port = free_port()?;
+        let mut child = spawn(port)?;
+        match wait_for_port(port, &mut child, what, log).await {
             Ok(()) => return Ok((child, port)),
             Err(e) if attempt >= 3 => return Err(e),
             Err(_) => continue,
@@ -335,12 +349,9 @@ impl LocalLoop {
 
         // cargo-lambda's Runtime API, without starting a function of its own (and without
         // reloading when files in the workspace change).
-        let mut attempt = 0;
-        let (watch, invoke_port) = loop {
-            attempt += 1;
-            let port = free_port()?;
-            let log = work_dir.join("watch.log");
-            let mut child = Command::new(&tools.cargo_lambda)
+        let log = work_dir.join("watch.log");
+        let (watch, invoke_port) = start_on_free_port("cargo lambda watch", &log, |port| {
+            Command::new(&tools.cargo_lambda)
                 .args([
                     "lambda",
                     "watch",
@@ -357,13 +368,9 @@ impl LocalLoop {
                 .stderr(log_file(&work_dir.join("watch.err.log"))?)
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| err(format!("cannot start cargo lambda watch: {e}")))?;
-            match wait_for_port(port, &mut child, "cargo lambda watch", &log).await {
-                Ok(()) => break (child, port),
-                Err(e) if attempt >= 3 => return Err(e),
-                Err(_) => continue,
-            }
-        };
+                .map_err(|e| err(format!("cannot start cargo lambda watch: {e}")))
+        })
+        .await?;
 
         // The function's way to the Runtime API: straight to cargo-lambda, or through the proxy
         // that gives each invocation its real deadline.
@@ -524,41 +531,11 @@ impl LocalLoop {
 
     /// Receives and deletes every message now on the results queue, in the order received.
     pub async fn take_results(&self) -> Result<Vec<Value>, LoopError> {
-        let mut out = Vec::new();
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.results_queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .visibility_timeout(60)
-                .send()
-                .await
-                .map_err(|e| {
-                    err(format!(
-                        "ReceiveMessage: {}",
-                        aws_sdk_sqs::error::DisplayErrorContext(e)
-                    ))
-                })?;
-            let messages = received.messages();
-            if messages.is_empty() {
-                return Ok(out);
-            }
-            for m in messages {
-                let body = m.body().unwrap_or_default();
-                out.push(serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned())));
-                if let Some(handle) = m.receipt_handle() {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.results_queue_url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .map_err(|e| err(format!("DeleteMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(e))))?;
-                }
-            }
-        }
+        let bodies = queues::take_bodies(&self.sqs, &self.results_queue_url).await?;
+        Ok(bodies
+            .into_iter()
+            .map(|body| serde_json::from_str(&body).unwrap_or(Value::String(body)))
+            .collect())
     }
 
     /// What the function wrote to stdout/stderr so far (its logs).

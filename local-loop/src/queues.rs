@@ -96,7 +96,8 @@ impl QueuePair {
     }
 }
 
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, LoopError> {
+/// The queue's ARN.
+pub(crate) async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, LoopError> {
     let out = sqs
         .get_queue_attributes()
         .queue_url(url)
@@ -132,4 +133,36 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<QueueDe
         in_flight: number(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
         delayed: number(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
     })
+}
+
+/// Receives and deletes every message now on the queue at `url`; their bodies, in the order
+/// received.
+pub(crate) async fn take_bodies(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<Vec<String>, LoopError> {
+    let mut bodies = Vec::new();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .visibility_timeout(60)
+            .send()
+            .await
+            .map_err(|e| err(format!("ReceiveMessage: {}", DisplayErrorContext(e))))?;
+        let messages = received.messages();
+        if messages.is_empty() {
+            return Ok(bodies);
+        }
+        for m in messages {
+            bodies.push(m.body().unwrap_or_default().to_owned());
+            if let Some(handle) = m.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|e| err(format!("DeleteMessage: {}", DisplayErrorContext(e))))?;
+            }
+        }
+    }
 }

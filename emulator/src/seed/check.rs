@@ -49,12 +49,6 @@ impl Seed {
         }
     }
 
-    fn has_artifact(&self, product_id: &str, artifact_id: &str) -> bool {
-        self.provisioning_artifacts
-            .iter()
-            .any(|pa| pa.id == artifact_id && pa.product_id == product_id)
-    }
-
     fn check_catalog(&self) -> Result<(), SeedError> {
         if let Some(pa) = self
             .provisioning_artifacts

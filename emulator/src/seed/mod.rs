@@ -266,6 +266,13 @@ impl Seed {
         self.service_actions.iter().find(|a| a.id == id)
     }
 
+    /// Whether `product_id` has the provisioning artifact `artifact_id`.
+    pub(crate) fn has_artifact(&self, product_id: &str, artifact_id: &str) -> bool {
+        self.provisioning_artifacts
+            .iter()
+            .any(|pa| pa.id == artifact_id && pa.product_id == product_id)
+    }
+
     /// The action ids associated with an artifact, in listing order.
     pub fn associated_actions(&self, product_id: &str, artifact_id: &str) -> &[String] {
         self.associations

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::paging::{next_page_token, page_of, page_size, page_start};
+use super::paging::{checked_page_start, page_of, page_size, with_next_page_token};
 use super::{now_epoch, State};
 use crate::error::{self, ApiError};
 
@@ -24,23 +24,17 @@ impl State {
         error::id("Id", id)?;
         error::accept_language(input.accept_language.as_deref())?;
         let size = page_size(input.page_size)?;
-        if let Some(token) = input.page_token.as_deref() {
-            error::length("PageToken", token, 0, 2024, false)?;
-        }
-        let start = page_start(input.page_token.as_deref())?;
+        let start = checked_page_start(input.page_token.as_deref())?;
         let record = self
             .records
             .get(id)
             .ok_or_else(|| ApiError::not_found(format!("Record {id} not found")))?;
         let now = now_epoch();
         let outputs = record.outputs_at(now, self.progress_ms);
-        let mut out = json!({
+        let out = json!({
             "RecordDetail": record.to_json(now, self.progress_ms),
             "RecordOutputs": page_of(outputs, start, size),
         });
-        if let (Some(token), Some(obj)) = (next_page_token(start, size, outputs.len()), out.as_object_mut()) {
-            obj.insert("NextPageToken".to_owned(), json!(token));
-        }
-        Ok(out)
+        Ok(with_next_page_token(out, start, size, outputs.len()))
     }
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::paging::{next_page_token, page_of, page_size, page_start};
+use super::paging::{page_of, page_size, page_start, with_next_page_token};
 use super::State;
 use crate::error::{self, ApiError};
 
@@ -30,12 +30,7 @@ impl State {
         if !self.seed.products.iter().any(|p| p.id == product_id) {
             return Err(ApiError::not_found(format!("Product {product_id} not found")));
         }
-        if !self
-            .seed
-            .provisioning_artifacts
-            .iter()
-            .any(|pa| pa.id == artifact_id && pa.product_id == product_id)
-        {
+        if !self.seed.has_artifact(product_id, artifact_id) {
             return Err(ApiError::not_found(format!(
                 "Provisioning artifact {artifact_id} of product {product_id} not found"
             )));
@@ -53,11 +48,12 @@ impl State {
                 })
             })
             .collect();
-        let mut out = json!({ "ServiceActionSummaries": page });
-        if let (Some(token), Some(obj)) = (next_page_token(start, page_size, ids.len()), out.as_object_mut()) {
-            obj.insert("NextPageToken".to_owned(), json!(token));
-        }
-        Ok(out)
+        Ok(with_next_page_token(
+            json!({ "ServiceActionSummaries": page }),
+            start,
+            page_size,
+            ids.len(),
+        ))
     }
 }
 

@@ -1,5 +1,7 @@
 //! Page sizes and page tokens shared by the listing operations.
 
+use serde_json::{json, Value};
+
 use crate::error::{self, ApiError};
 
 /// Largest page of `ListServiceActionsForProvisioningArtifact` and `DescribeRecord`, and
@@ -48,10 +50,28 @@ pub(super) fn page_start(token: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
+/// A `PageToken` of at most 2024 characters (never echoed), then the offset it carries, as
+/// [`page_start`] reads it.
+pub(super) fn checked_page_start(token: Option<&str>) -> Result<usize, ApiError> {
+    if let Some(t) = token {
+        error::length("PageToken", t, 0, 2024, false)?;
+    }
+    page_start(token)
+}
+
 /// The token of the page after `[start, start + size)` of `total` items; `None` on the last page.
-pub(super) fn next_page_token(start: usize, size: usize, total: usize) -> Option<String> {
+fn next_page_token(start: usize, size: usize, total: usize) -> Option<String> {
     let next = start.saturating_add(size);
     (next < total).then(|| format!("{PAGE_TOKEN_PREFIX}{next}"))
+}
+
+/// `out` (a JSON object) with the `NextPageToken` of the page after `[start, start + size)` of
+/// `total` items; unchanged on the last page.
+pub(super) fn with_next_page_token(mut out: Value, start: usize, size: usize, total: usize) -> Value {
+    if let (Some(token), Some(obj)) = (next_page_token(start, size, total), out.as_object_mut()) {
+        obj.insert("NextPageToken".to_owned(), json!(token));
+    }
+    out
 }
 
 /// The items of one page.

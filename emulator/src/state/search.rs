@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::paging::{next_page_token, page_of, page_size_within, page_start};
+use super::paging::{checked_page_start, page_of, page_size_within, with_next_page_token};
 use super::products::Provisioned;
 use super::search_query::{self, Field, Searchable, Term};
 use super::State;
@@ -99,10 +99,7 @@ impl State {
         let terms = search_terms(input.filters.as_ref())?;
         let (sort_by, descending) = sort(input.sort_by.as_deref(), input.sort_order.as_deref())?;
         let size = page_size_within(input.page_size, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)?;
-        if let Some(token) = input.page_token.as_deref() {
-            error::length("PageToken", token, 0, 2024, false)?;
-        }
-        let start = page_start(input.page_token.as_deref())?;
+        let start = checked_page_start(input.page_token.as_deref())?;
 
         let mut found: Vec<View<'_>> = self
             .products
@@ -115,11 +112,8 @@ impl State {
             found.reverse();
         }
         let page: Vec<Value> = page_of(&found, start, size).iter().map(View::to_json).collect();
-        let mut out = json!({ "ProvisionedProducts": page, "TotalResultsCount": found.len() });
-        if let (Some(token), Some(obj)) = (next_page_token(start, size, found.len()), out.as_object_mut()) {
-            obj.insert("NextPageToken".to_owned(), json!(token));
-        }
-        Ok(out)
+        let out = json!({ "ProvisionedProducts": page, "TotalResultsCount": found.len() });
+        Ok(with_next_page_token(out, start, size, found.len()))
     }
 
     fn view<'a>(&'a self, product: &'a Provisioned) -> View<'a> {

@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_servicecatalog::config::Credentials;
+use sc_emulator::{start_local, EmulatorConfig, EmulatorHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -22,9 +23,19 @@ pub const RESTART: &str = "act-restart00001";
 pub const ORPHAN: &str = "act-orphan000001";
 pub const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
 
-/// A client configured like the Lambda's, but with static credentials and the emulator as
-/// endpoint. `retries` = max attempts (1 disables retries) with a tiny backoff.
-pub async fn client(endpoint: &str, attempts: u32) -> aws_sdk_servicecatalog::Client {
+/// An emulator on a free port with the default seed, its records taking `progress_ms` to finish.
+pub async fn emulator(progress_ms: u64) -> EmulatorHandle {
+    start_local(EmulatorConfig {
+        progress_ms,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("emulator starts")
+}
+
+/// SDK configuration aimed at the emulator, with static credentials. `attempts` = max attempts
+/// (1 disables retries) with a tiny backoff.
+async fn sdk_config(endpoint: &str, attempts: u32) -> SdkConfig {
     let retry = if attempts <= 1 {
         RetryConfig::disabled()
     } else {
@@ -33,34 +44,24 @@ pub async fn client(endpoint: &str, attempts: u32) -> aws_sdk_servicecatalog::Cl
             .with_initial_backoff(Duration::from_millis(5))
             .with_max_backoff(Duration::from_millis(20))
     };
-    let shared = aws_config::defaults(BehaviorVersion::latest())
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(endpoint)
         .retry_config(retry)
         .load()
-        .await;
-    aws_sdk_servicecatalog::Client::new(&shared)
+        .await
+}
+
+/// A client configured like the Lambda's, but with static credentials and the emulator as
+/// endpoint. `retries` = max attempts (1 disables retries) with a tiny backoff.
+pub async fn client(endpoint: &str, attempts: u32) -> aws_sdk_servicecatalog::Client {
+    aws_sdk_servicecatalog::Client::new(&sdk_config(endpoint, attempts).await)
 }
 
 /// A Resource Groups Tagging API client aimed at the same emulator, configured like [`client`].
 pub async fn tagging_client(endpoint: &str, attempts: u32) -> aws_sdk_resourcegroupstagging::Client {
-    let retry = if attempts <= 1 {
-        RetryConfig::disabled()
-    } else {
-        RetryConfig::standard()
-            .with_max_attempts(attempts)
-            .with_initial_backoff(Duration::from_millis(5))
-            .with_max_backoff(Duration::from_millis(20))
-    };
-    let shared = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .endpoint_url(endpoint)
-        .retry_config(retry)
-        .load()
-        .await;
-    aws_sdk_resourcegroupstagging::Client::new(&shared)
+    aws_sdk_resourcegroupstagging::Client::new(&sdk_config(endpoint, attempts).await)
 }
 
 /// A response read off the wire: status, lower-cased headers, body.

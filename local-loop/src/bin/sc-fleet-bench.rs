@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry};
-use sc_local_loop::sc_emulator::{EmulatorConfig, Seed};
+use sc_local_loop::sc_emulator::{EmulatorConfig, Seed, PATCH_OS_ACTION_ID};
 use sc_local_loop::{
     queue_depth, EsmOptions, EventSourceMapping, FunctionProcess, LocalLoop, LoopOptions, RequestsQueue,
 };
@@ -35,7 +35,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
-const PATCH_OS: &str = "act-patchos00001";
 const FLEET_TAG: (&str, &str) = ("bench", "fleet");
 /// The Runtime API's function name: a binary of this workspace, or cargo-lambda refuses it.
 const FUNCTION_NAME: &str = "sc-action-runner";
@@ -419,7 +418,7 @@ async fn run_scenario(args: &Args, scenario: &str) -> Result<Value, String> {
 async fn send_fleet_request(local: &LocalLoop, url: &str, products: usize) -> Result<(), String> {
     let body = json!({
         "select": {"tags": {FLEET_TAG.0: FLEET_TAG.1}, "maxTargets": products},
-        "serviceActionId": PATCH_OS,
+        "serviceActionId": PATCH_OS_ACTION_ID,
     });
     local
         .sqs()
@@ -439,7 +438,7 @@ async fn send_singles(local: &LocalLoop, url: &str, products: &[String]) -> Resu
             .iter()
             .enumerate()
             .filter_map(|(i, product)| {
-                let body = json!({"provisionedProductId": product, "serviceActionId": PATCH_OS});
+                let body = json!({"provisionedProductId": product, "serviceActionId": PATCH_OS_ACTION_ID});
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(body.to_string())
