@@ -101,7 +101,7 @@ impl Metric {
     }
 }
 
-/// What one invocation did. Cheap to create; one per invocation (or one per record, merged).
+/// What one invocation did. Cheap to create; one per invocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvocationMetrics {
     counts: [u64; Metric::ALL.len()],
@@ -143,16 +143,6 @@ impl InvocationMetrics {
     /// Nothing counted and no latency recorded.
     pub fn is_empty(&self) -> bool {
         self.counts.iter().all(|&n| n == 0) && self.execute_latencies_us.is_empty()
-    }
-
-    /// Adds another set (e.g. one record's) to this one; latencies stay capped.
-    pub fn merge(&mut self, other: &InvocationMetrics) {
-        for metric in Metric::ALL {
-            self.count(metric, other.counted(metric));
-        }
-        let room = MAX_LATENCY_VALUES.saturating_sub(self.execute_latencies_us.len());
-        self.execute_latencies_us
-            .extend(other.execute_latencies_us.iter().take(room));
     }
 
     /// The EMF line for this invocation (no trailing newline), or `None` when it counted nothing:
@@ -400,13 +390,12 @@ mod tests {
     }
 
     #[test]
-    fn counts_add_up_and_merge() {
+    fn counts_add_up_and_latencies_are_kept_in_call_order() {
         let mut invocation = InvocationMetrics::new();
-        let mut record = InvocationMetrics::new();
-        record.count(Metric::Executed, 1);
-        record.execute_latency(Duration::from_micros(12_345));
-        invocation.merge(&record);
-        invocation.merge(&record);
+        for _ in 0..2 {
+            invocation.count(Metric::Executed, 1);
+            invocation.execute_latency(Duration::from_micros(12_345));
+        }
         invocation.count(Metric::Executed, 3);
 
         assert_eq!(invocation.counted(Metric::Executed), 5);
@@ -422,9 +411,6 @@ mod tests {
             metrics.count(Metric::Executed, 1);
             metrics.execute_latency(Duration::from_millis(i));
         }
-        let mut other = InvocationMetrics::new();
-        other.execute_latency(Duration::from_millis(1));
-        metrics.merge(&other);
 
         let doc = parse(&metrics.emf_line("ns", "fn", NOW_MS).unwrap());
 

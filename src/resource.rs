@@ -1,6 +1,11 @@
 //! Resources that Service Catalog provisioned: their ARNs, and the tag Service Catalog puts on
 //! each of them (`aws:servicecatalog:provisionedProductArn`), which names the provisioned product
 //! that owns the resource.
+//!
+//! ARNs are split here rather than with an ARN crate (`aws-arn`, `scratchstack-arn`): those apply
+//! validation rules of their own (partition and service spellings, account id forms) that would
+//! change which event ARNs are accepted and what a rejection says, and six colon-separated parts
+//! with a length limit is all this function needs.
 
 use crate::request::is_valid_id;
 

@@ -139,13 +139,9 @@ async fn children_run_through_the_normal_path_once_each_even_when_the_parent_is_
 async fn more_targets_than_max_targets_rejects_the_run_and_sends_nothing() {
     let (handler, _catalog, queue) = fleet_handler(&[]);
 
-    run(
-        &handler,
-        batch_of("p", &prod_fleet(json!({"maxTargets": 74}))),
-        "req",
-    )
-    .await
-    .unwrap();
+    run(&handler, batch_of("p", &prod_fleet(json!({"maxTargets": 74}))), "req")
+        .await
+        .unwrap();
 
     let parent = only_result(&queue);
     assert_eq!(parent.outcome, Outcome::Rejected);

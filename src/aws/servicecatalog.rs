@@ -157,10 +157,10 @@ impl ActionExecutor for ServiceCatalogExecutor {
             if let Some(found) = page.service_action_summaries().iter().find(|s| s.name() == Some(name)) {
                 return Ok(found.id().map(str::to_owned));
             }
-            match page.next_page_token() {
-                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
-                _ => break,
-            }
+            let Some(next) = next_page(page.next_page_token()) else {
+                break;
+            };
+            page_token = Some(next);
         }
         Ok(None)
     }
@@ -217,10 +217,10 @@ impl ActionExecutor for ServiceCatalogExecutor {
                     output_value: o.output_value().map(str::to_owned),
                     description: o.description().map(str::to_owned),
                 }));
-            match page.next_page_token() {
-                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
-                _ => break,
-            }
+            let Some(next) = next_page(page.next_page_token()) else {
+                break;
+            };
+            page_token = Some(next);
         }
         match described.detail.record_id {
             Some(_) => Ok(described),
@@ -242,10 +242,10 @@ impl ActionExecutor for ServiceCatalogExecutor {
             self.paced().await;
             let page = self.search_page(search_query, accept_language, page_token).await?;
             listed.extend(page.provisioned_products().iter().map(candidate));
-            match page.next_page_token() {
-                Some(token) if !token.is_empty() => page_token = Some(token.to_owned()),
-                _ => return Ok(listed),
-            }
+            let Some(next) = next_page(page.next_page_token()) else {
+                return Ok(listed);
+            };
+            page_token = Some(next);
         }
         Err(CallError::service(
             SEARCH,
@@ -310,6 +310,12 @@ fn candidate(p: &types::ProvisionedProductAttribute) -> Candidate {
             .collect(),
     }
 }
+/// The token of the next page, from a page's `NextPageToken`: `None` on the last page (an empty
+/// token ends a listing too).
+fn next_page(token: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
 fn lang(l: AcceptLanguage) -> String {
     l.as_str().to_owned()
 }

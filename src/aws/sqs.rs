@@ -99,18 +99,21 @@ impl SqsQueues {
             }
         }
         if !entries.is_empty() {
-            self.call(queue_url, entries, &mut outcomes, &indexes).await;
+            for (position, outcome) in self.call(queue_url, entries, &indexes).await {
+                outcomes[position] = outcome;
+            }
         }
         indexes.into_iter().zip(outcomes).collect()
     }
 
+    /// The SendMessageBatch call: the outcome of each entry the answer names (by position, a
+    /// refusal after a success of the same id), or of every entry when the call failed.
     async fn call(
         &self,
         queue_url: &str,
         entries: Vec<(usize, SendMessageBatchRequestEntry)>,
-        outcomes: &mut [Result<(), CallError>],
         indexes: &[usize],
-    ) {
+    ) -> Vec<(usize, Result<(), CallError>)> {
         let (positions, entries): (Vec<usize>, Vec<_>) = entries.into_iter().unzip();
         let answer = self
             .client
@@ -123,29 +126,31 @@ impl SqsQueues {
             Ok(output) => output,
             Err(e) => {
                 let e = call_error(SEND, e);
-                for position in positions {
-                    outcomes[position] = Err(e.clone());
-                }
-                return;
+                return positions
+                    .into_iter()
+                    .map(|position| (position, Err(e.clone())))
+                    .collect();
             }
         };
-        for ok in output.successful() {
-            if let Some(slot) = ok.id().parse::<usize>().ok().and_then(|i| outcomes.get_mut(i)) {
-                *slot = Ok(());
-            }
-        }
-        for failed in output.failed() {
-            let Some(position) = failed.id().parse::<usize>().ok().filter(|i| *i < outcomes.len()) else {
-                continue;
-            };
+        let position = |id: &str| id.parse::<usize>().ok().filter(|i| *i < indexes.len());
+        let sent = output
+            .successful()
+            .iter()
+            .filter_map(|ok| Some((position(ok.id())?, Ok(()))));
+        let refused = output.failed().iter().filter_map(|failed| {
+            let position = position(failed.id())?;
             let status = if failed.sender_fault() { 400 } else { 500 };
             let message = format!(
                 "entry {} refused: {}",
                 indexes[position],
                 failed.message().unwrap_or("")
             );
-            outcomes[position] = Err(CallError::service(SEND, failed.code(), Some(status), message));
-        }
+            Some((
+                position,
+                Err(CallError::service(SEND, failed.code(), Some(status), message)),
+            ))
+        });
+        sent.chain(refused).collect()
     }
 
     /// Sends prepared entries ten at a time, the calls side by side; answers in index order.
