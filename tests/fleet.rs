@@ -9,13 +9,13 @@ mod support;
 
 use std::sync::Arc;
 
-use sc_action_runner::error::CallError;
 use sc_action_runner::outcome::{Outcome, ResultMessage};
 use sc_action_runner::token::{derive, digest};
 use serde_json::{json, Value};
 
 use support::{
-    batch_of, config_with, event, failures, handler_with, run, sqs_record, FakeCatalog, FakeQueue, TestHandler,
+    batch_of, config_with, event, failures, handler_with, run, sqs_record, throttled, FakeCatalog, FakeQueue,
+    TestHandler,
 };
 
 const REQUESTS_QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/sc-action-requests";
@@ -229,12 +229,11 @@ async fn products_off_the_allow_list_are_skipped_and_counted() {
 #[tokio::test]
 async fn a_throttled_listing_or_an_unsent_child_hands_the_parent_back() {
     let (handler, catalog, queue) = fleet_handler(&[]);
-    catalog.search_faults.lock().unwrap().push(CallError::service(
-        "SearchProvisionedProducts",
-        "ThrottlingException",
-        Some(400),
-        "Rate exceeded",
-    ));
+    catalog
+        .search_faults
+        .lock()
+        .unwrap()
+        .push(throttled("SearchProvisionedProducts"));
     let err = run(&handler, batch_of("p", &prod_fleet(json!({}))), "req")
         .await
         .unwrap_err();

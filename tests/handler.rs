@@ -18,7 +18,9 @@ use sc_action_runner::token::derive;
 use sc_action_runner::Invocation;
 use serde_json::{json, Value};
 
-use support::{config_with, event, failures, handler_with, message_ids, new_handler, run, FakeCatalog, FakeQueue};
+use support::{
+    config_with, event, failures, handler_with, message_ids, new_handler, run, throttled, FakeCatalog, FakeQueue,
+};
 
 // ---------------------------------------------------------------- helpers
 
@@ -446,12 +448,7 @@ async fn throttled_record_is_handed_back_without_a_result_and_the_redelivery_run
     let (handler, catalog, queue) = new_handler(&[]);
     catalog.fail_execute(
         "pp-webprod000001",
-        vec![CallError::service(
-            "ExecuteProvisionedProductServiceAction",
-            "ThrottlingException",
-            Some(400),
-            "Rate exceeded",
-        )],
+        vec![throttled("ExecuteProvisionedProductServiceAction")],
     );
     let event = event("sqs-batch.json");
     let ids = message_ids(&event);

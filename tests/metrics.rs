@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use sc_action_runner::error::CallError;
 use serde_json::{json, Value};
 use support::{
-    config_with, event, handler_with, message_ids, sqs_record, FakeCatalog, FakeQueue, RecordState, TestHandler,
+    config_with, event, handler_with, message_ids, sqs_record, throttled, FakeCatalog, FakeQueue, RecordState,
+    TestHandler,
 };
 
 /// The metrics lines a handler wrote.
@@ -95,12 +96,7 @@ async fn retries_and_throttling_are_counted_and_nothing_identifies_a_request() {
     let catalog = FakeCatalog::seeded();
     catalog.fail_execute(
         "pp-webprod000001",
-        vec![CallError::service(
-            "ExecuteProvisionedProductServiceAction",
-            "ThrottlingException",
-            Some(400),
-            "Rate exceeded",
-        )],
+        vec![throttled("ExecuteProvisionedProductServiceAction")],
     );
     catalog.fail_execute(
         "pp-webstag000001",

@@ -24,7 +24,7 @@ use sc_action_runner::ports::{ActionExecutor, Execution};
 use serde_json::{json, Value};
 use tracing_subscriber::fmt::MakeWriter;
 
-use support::{new_handler, run, sqs_event, sqs_record};
+use support::{new_handler, run, sqs_event, sqs_record, throttled};
 
 const ALLOWED_ACTION: &str = "act-restart00001";
 const ALLOWED_PRODUCT: &str = "pp-webprod000001";
@@ -378,12 +378,7 @@ fn secret_bearing_events() -> Vec<(&'static str, Value, Option<CallError>)> {
         (
             "throttled, via SQS (retry)",
             body(faulty.clone()),
-            Some(CallError::service(
-                EXECUTE,
-                "ThrottlingException",
-                Some(400),
-                "Rate exceeded",
-            )),
+            Some(throttled(EXECUTE)),
         ),
         (
             "transport failure, direct (retry)",

@@ -15,7 +15,9 @@ use sc_action_runner::error::CallError;
 use sc_action_runner::outcome::Outcome;
 use serde_json::{json, Value};
 
-use support::{config_with, event, failures, handler_with, new_handler, run, sqs_record, FakeCatalog, FakeQueue};
+use support::{
+    config_with, event, failures, handler_with, new_handler, run, sqs_record, throttled, FakeCatalog, FakeQueue,
+};
 
 const EXECUTE: &str = "ExecuteProvisionedProductServiceAction";
 
@@ -188,15 +190,7 @@ fn throttled_batch(receive_count: &str) -> (Value, String) {
 }
 
 fn throttle_web_prod(catalog: &FakeCatalog) {
-    catalog.fail_execute(
-        "pp-webprod000001",
-        vec![CallError::service(
-            EXECUTE,
-            "ThrottlingException",
-            Some(400),
-            "Rate exceeded",
-        )],
-    );
+    catalog.fail_execute("pp-webprod000001", vec![throttled(EXECUTE)]);
 }
 
 #[tokio::test]

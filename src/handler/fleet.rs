@@ -43,7 +43,7 @@ where
             },
             ActionRef::Name(_) => None,
         };
-        let language = request.accept_language.or(self.config.default_accept_language);
+        let language = self.language(request.accept_language);
         let listed = match self
             .executor
             .search_provisioned_products(selection.search_query().as_deref(), language)

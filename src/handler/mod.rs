@@ -23,6 +23,7 @@ use crate::outcome::{Outcome, ResultMessage};
 use crate::ports::{
     ActionExecutor, MessageSender, OutgoingMessage, ResourceOwners, ResultPublisher, VisibilityChanger,
 };
+use crate::request::AcceptLanguage;
 
 /// What the handler needs of the Lambda invocation context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,6 +175,11 @@ where
     pub fn with_metrics_out(mut self, out: MetricsOut) -> Self {
         self.metrics_out = out;
         self
+    }
+
+    /// The language of a request's calls: its own `acceptLanguage`, else `DEFAULT_ACCEPT_LANGUAGE`.
+    fn language(&self, given: Option<AcceptLanguage>) -> Option<AcceptLanguage> {
+        given.or(self.config.default_accept_language)
     }
 
     /// Adds to the current invocation's metrics.

@@ -198,7 +198,7 @@ where
         ctx: &Context,
         lookup: Lookup,
     ) -> Attempt {
-        let language = request.accept_language.or(self.config.default_accept_language);
+        let language = self.language(request.accept_language);
         let (product, owner_key) = match one {
             One::Resource(arn) => match self.owner_of(arn, ctx, lookup).await {
                 Ok((id, key)) => (ProductRef::Id(id), key),

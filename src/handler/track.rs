@@ -80,11 +80,7 @@ where
         if let Err(error) = self.tracked_ids_allowed(&track) {
             return concluding_failure(&track, error);
         }
-        let language = track
-            .accept_language
-            .as_deref()
-            .and_then(AcceptLanguage::parse)
-            .or(self.config.default_accept_language);
+        let language = self.language(track.accept_language.as_deref().and_then(AcceptLanguage::parse));
         let described = match self.executor.describe_record(&track.record_id, language).await {
             Ok(described) => described,
             Err(e) => return self.describe_failed(&track, e),

@@ -671,6 +671,11 @@ pub fn sqs_record(message_id: &str, body: &str) -> Value {
     })
 }
 
+/// What Service Catalog answers `operation` when it throttles it.
+pub fn throttled(operation: &'static str) -> CallError {
+    CallError::service(operation, "ThrottlingException", Some(400), "Rate exceeded")
+}
+
 /// A one-record SQS batch.
 pub fn sqs_event(body: &str) -> Value {
     json!({ "Records": [sqs_record("m-bad-1", body)] })
